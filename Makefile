@@ -1,0 +1,22 @@
+# Kiln's two commands for a fresh machine:
+#   make run   start Postgres and Redis if needed, then Kiln (API, worker, scheduler)
+#   make test  start Postgres and Redis if needed, then the whole test suite
+
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run test services build vet bench
+
+run: services build
+	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} ./bin/kiln dev
+
+test: services
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+services:
+	bash deploy/dev/services.sh
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kiln ./cmd/kiln

@@ -1,0 +1,130 @@
+// Package api is Kiln's HTTP interface: routing, authentication and
+// authorization, request validation, and the handlers of every route under
+// /api/v1, plus health checks and the OpenAPI spec. Handlers stay thin: they
+// read the request, call a domain package, and write the answer.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/problem"
+)
+
+// Config holds the API settings read from the environment.
+type Config struct {
+	Version       string
+	PublicURL     string
+	SignupEnabled bool
+	// SetupToken is KILN_SETUP_TOKEN; empty means the stored, generated one.
+	SetupToken   string
+	MaxBodyBytes int64
+}
+
+// Deps are the services the API calls.
+type Deps struct {
+	DB       *pgxpool.Pool
+	Redis    *redis.Client
+	Identity *identity.Service
+	Content  *content.Service
+}
+
+// Server answers Kiln's HTTP API.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *pgxpool.Pool
+	redis    *redis.Client
+	identity *identity.Service
+	content  *content.Service
+	router   *gin.Engine
+}
+
+// New builds the server and its routes.
+func New(cfg Config, log *slog.Logger, deps Deps) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(withRequestID, s.logRequests, s.recoverPanics, s.limitBody)
+	r.NoRoute(func(c *gin.Context) {
+		s.fail(c, problem.New(problem.NotFound, "route_not_found", "no route "+c.Request.Method+" "+c.Request.URL.Path+"; see /api/v1/openapi.yaml"))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed",
+			Message: c.Request.Method + " is not allowed on " + c.Request.URL.Path + "; see /api/v1/openapi.yaml"}})
+	})
+	s.router = r
+	s.routes()
+	return s
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Routes lists every registered method and path, for tests and docs.
+func (s *Server) Routes() gin.RoutesInfo { return s.router.Routes() }
+
+func (s *Server) routes() {
+	r := s.router
+	r.GET("/", s.root)
+	r.GET("/health/live", s.live)
+	r.GET("/health/ready", s.ready)
+
+	v1 := r.Group("/api/v1")
+	v1.GET("/openapi.yaml", s.openAPI)
+
+	auth := v1.Group("/auth")
+	auth.POST("/signup", s.signup)
+	auth.POST("/login", s.login)
+	auth.POST("/refresh", s.refresh)
+	auth.POST("/token", s.token)
+	auth.GET("/setup-status", s.setupStatus)
+	auth.POST("/setup", s.setup)
+	auth.POST("/logout", s.authenticate, s.logout)
+	auth.GET("/me", s.authenticate, s.me)
+
+	in := v1.Group("", s.authenticate)
+	viewer := s.requireRole(identity.RoleViewer)
+	editor := s.requireRole(identity.RoleEditor)
+	admin := s.requireRole(identity.RoleAdmin)
+
+	in.GET("/users", admin, s.listUsers)
+	in.POST("/users", admin, s.createUser)
+	in.GET("/users/:id", admin, s.getUser)
+	in.PATCH("/users/:id", admin, s.updateUser)
+	in.DELETE("/users/:id", admin, s.deleteUser)
+
+	in.GET("/api-keys", admin, s.listAPIKeys)
+	in.POST("/api-keys", admin, s.createAPIKey)
+	in.GET("/api-keys/:id", admin, s.getAPIKey)
+	in.DELETE("/api-keys/:id", admin, s.deleteAPIKey)
+
+	in.GET("/service-accounts", admin, s.listServiceAccounts)
+	in.POST("/service-accounts", admin, s.createServiceAccount)
+	in.GET("/service-accounts/:id", admin, s.getServiceAccount)
+	in.PATCH("/service-accounts/:id", admin, s.updateServiceAccount)
+	in.DELETE("/service-accounts/:id", admin, s.deleteServiceAccount)
+	in.POST("/service-accounts/:id/rotate-secret", admin, s.rotateServiceAccountSecret)
+
+	in.GET("/sites", viewer, s.listSites)
+	in.POST("/sites", editor, s.createSite)
+	in.GET("/sites/:site", viewer, s.getSite)
+	in.PATCH("/sites/:site", editor, s.updateSite)
+	in.DELETE("/sites/:site", editor, s.deleteSite)
+
+	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin)
+	pa.GET("/tenants", s.listTenants)
+	pa.POST("/tenants", s.createTenant)
+	pa.GET("/tenants/:id", s.getTenant)
+	pa.PATCH("/tenants/:id", s.updateTenant)
+	pa.POST("/tenants/:id/suspend", s.suspendTenant)
+	pa.POST("/tenants/:id/resume", s.resumeTenant)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kilnhq/kiln/api"
+	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/config"
+	"github.com/kilnhq/kiln/internal/pg"
+	"github.com/kilnhq/kiln/internal/schema"
+	"github.com/kilnhq/kiln/worker"
+)
+
+// app holds what every subcommand shares: configuration, logger and the
+// connections to Postgres and Redis, and the domain services over them.
+type app struct {
+	cfg      config.Config
+	log      *slog.Logger
+	db       *pgxpool.Pool
+	redis    *redis.Client
+	asynq    asynq.RedisConnOpt
+	identity *identity.Service
+	content  *content.Service
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// open connects to Postgres and Redis and builds the services.
+func open(ctx context.Context, cfg config.Config) (*app, error) {
+	log := newLogger(cfg.LogLevel).With("version", version)
+	db, err := pg.Connect(ctx, cfg.DatabaseURL, pg.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("REDIS_URL: connect to redis at %s: %w", ropts.Addr, err)
+	}
+	aopt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ids, err := identity.New(db, log, identity.Config{
+		JWTSecret: cfg.JWTSecret, JWTPreviousSecrets: cfg.JWTPreviousSecrets,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids, content: content.New(db, log)}, nil
+}
+
+func (a *app) close() {
+	a.redis.Close()
+	a.db.Close()
+}
+
+// migrateUp applies every pending migration under a database lock.
+func (a *app) migrateUp(ctx context.Context) error {
+	m, err := schema.Migrator(a.db, a.log, true)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Up(ctx)
+}
+
+// serveAPI serves HTTP until ctx is done, then drains within the grace.
+func (a *app) serveAPI(ctx context.Context) error {
+	if err := a.announceSetupToken(ctx); err != nil {
+		return err
+	}
+	s := api.New(api.Config{
+		Version: version, PublicURL: a.cfg.PublicURL, SignupEnabled: a.cfg.SignupEnabled,
+		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes,
+	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content})
+	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	a.log.InfoContext(ctx, "api listening", "addr", a.cfg.HTTPAddr, "public_url", a.cfg.PublicURL)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("KILN_HTTP_ADDR %s: %w", a.cfg.HTTPAddr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down api: %w", err)
+	}
+	a.log.Info("api stopped")
+	return nil
+}
+
+// announceSetupToken logs the one-time setup token while no platform admin
+// exists, so only whoever can read the server's logs can claim the platform.
+func (a *app) announceSetupToken(ctx context.Context) error {
+	token, err := a.identity.SetupToken(ctx, a.cfg.SetupToken)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		a.log.WarnContext(ctx, "no platform admin exists yet: create one with POST /api/v1/auth/setup and this setup_token, or `kiln admin create`",
+			"setup_token", token)
+	}
+	return nil
+}
+
+// workerMux registers every task handler the worker runs and returns the
+// periodic schedule that goes with them.
+func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
+	mux := worker.NewMux()
+	periodic := worker.RegisterMaintenance(mux, a.log,
+		worker.Maintenance{Type: "maintenance:prune_sessions", Spec: "@every 1h", Run: a.identity.PruneSessions},
+	)
+	return mux, periodic
+}
+
+func (a *app) workerConfig() worker.Config {
+	return worker.Config{Concurrency: a.cfg.WorkerConcurrency, ShutdownGrace: a.cfg.ShutdownGrace}
+}
+
+func printEnv() {
+	for _, v := range config.Vars() {
+		fmt.Printf("%-28s %-40s %s\n", v.Name, v.Default, v.Help)
+	}
+}
+
+// loadConfig reads the configuration and formats its errors one per line.
+func loadConfig(mode config.Mode) (config.Config, error) {
+	cfg, err := config.Load(mode)
+	if err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return cfg, nil
+}

@@ -1,0 +1,243 @@
+// Package config reads Kiln's configuration from the environment, in one
+// place, and validates it at start-up. Every error names the variable that is
+// wrong, so an operator can fix it without reading code.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode says which subcommand is starting. Some variables are required in one
+// mode and generated or unused in another.
+type Mode string
+
+// The modes the kiln binary runs in.
+const (
+	ModeAPI       Mode = "api"
+	ModeWorker    Mode = "worker"
+	ModeScheduler Mode = "scheduler"
+	ModeMigrate   Mode = "migrate"
+	ModeDev       Mode = "dev"
+	ModeAdmin     Mode = "admin"
+)
+
+// Config is the whole of Kiln's configuration. Fields carry their
+// environment variable in the `env` tag; Describe lists them for the README.
+type Config struct {
+	// DatabaseURL is the Postgres connection string.
+	DatabaseURL string
+	// RedisURL is the Redis connection string (redis://host:port/db).
+	RedisURL string
+	// HTTPAddr is the address the API listens on.
+	HTTPAddr string
+	// PublicURL is the externally visible base URL, used in links.
+	PublicURL string
+	// JWTSecret signs access tokens (HS256). At least 32 bytes.
+	JWTSecret string
+	// JWTPreviousSecrets still verify tokens signed before a rotation.
+	JWTPreviousSecrets []string
+	// JWTIssuer and JWTAudience are written to and checked in every token.
+	JWTIssuer   string
+	JWTAudience string
+	// AccessTokenTTL is how long an access token lives.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a refresh token (and its session) lives.
+	RefreshTokenTTL time.Duration
+	// SignupEnabled turns POST /api/v1/auth/signup on or off.
+	SignupEnabled bool
+	// SetupToken, when set, is the token POST /api/v1/auth/setup requires;
+	// otherwise one is generated at first start and logged.
+	SetupToken string
+	// MaxBodyBytes limits the size of a JSON request body.
+	MaxBodyBytes int64
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// DevDir is where `kiln dev` keeps its generated JWT secret.
+	DevDir string
+	// ShutdownGrace is how long running work may take to finish on SIGTERM.
+	ShutdownGrace time.Duration
+	// WorkerConcurrency is how many tasks one worker process runs at once.
+	WorkerConcurrency int
+}
+
+// Var documents one environment variable: its name, default and meaning.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every variable Config reads, with its default, for the README
+// and `kiln help`.
+func Vars() []Var {
+	return []Var{
+		{"DATABASE_URL", "postgres://kiln:kiln@127.0.0.1:5432/kiln?sslmode=disable", "Postgres connection string."},
+		{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis connection string."},
+		{"KILN_HTTP_ADDR", ":8080", "Address the API listens on."},
+		{"KILN_PUBLIC_URL", "http://localhost:8080", "Base URL used in links and Location headers."},
+		{"KILN_JWT_SECRET", "(required; dev generates one)", "HS256 secret for access tokens, at least 32 bytes."},
+		{"KILN_JWT_PREVIOUS_SECRETS", "", "Comma-separated former secrets that still verify tokens after a rotation."},
+		{"KILN_JWT_ISSUER", "kiln", "Issuer written to and required in access tokens."},
+		{"KILN_JWT_AUDIENCE", "kiln-api", "Audience written to and required in access tokens."},
+		{"KILN_ACCESS_TOKEN_TTL", "15m", "Lifetime of an access token."},
+		{"KILN_REFRESH_TOKEN_TTL", "720h", "Lifetime of a refresh token and its session."},
+		{"KILN_SIGNUP_ENABLED", "true", "Whether POST /api/v1/auth/signup creates tenants."},
+		{"KILN_SETUP_TOKEN", "(generated and logged)", "Token required by POST /api/v1/auth/setup to create the first platform admin."},
+		{"KILN_MAX_BODY_BYTES", "1048576", "Largest accepted JSON request body, in bytes."},
+		{"KILN_LOG_LEVEL", "info", "debug, info, warn or error."},
+		{"KILN_DEV_DIR", ".kiln", "Where `kiln dev` keeps its generated JWT secret."},
+		{"KILN_SHUTDOWN_GRACE", "30s", "How long running requests and jobs may take to finish on SIGTERM."},
+		{"KILN_WORKER_CONCURRENCY", "20", "Tasks one worker process runs at once."},
+	}
+}
+
+// Load reads the configuration for mode from the environment.
+func Load(mode Mode) (Config, error) {
+	return load(mode, os.Getenv)
+}
+
+func load(mode Mode, getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:        r.str("DATABASE_URL"),
+		RedisURL:           r.str("REDIS_URL"),
+		HTTPAddr:           r.str("KILN_HTTP_ADDR"),
+		PublicURL:          strings.TrimRight(r.str("KILN_PUBLIC_URL"), "/"),
+		JWTSecret:          getenv("KILN_JWT_SECRET"),
+		JWTPreviousSecrets: r.list("KILN_JWT_PREVIOUS_SECRETS"),
+		JWTIssuer:          r.str("KILN_JWT_ISSUER"),
+		JWTAudience:        r.str("KILN_JWT_AUDIENCE"),
+		AccessTokenTTL:     r.duration("KILN_ACCESS_TOKEN_TTL"),
+		RefreshTokenTTL:    r.duration("KILN_REFRESH_TOKEN_TTL"),
+		SignupEnabled:      r.boolean("KILN_SIGNUP_ENABLED"),
+		SetupToken:         getenv("KILN_SETUP_TOKEN"),
+		MaxBodyBytes:       int64(r.positiveInt("KILN_MAX_BODY_BYTES")),
+		LogLevel:           r.oneOf("KILN_LOG_LEVEL", "debug", "info", "warn", "error"),
+		DevDir:             r.str("KILN_DEV_DIR"),
+		ShutdownGrace:      r.duration("KILN_SHUTDOWN_GRACE"),
+		WorkerConcurrency:  r.positiveInt("KILN_WORKER_CONCURRENCY"),
+	}
+	r.check("DATABASE_URL", validURL(c.DatabaseURL, "postgres", "postgresql"))
+	r.check("REDIS_URL", validURL(c.RedisURL, "redis", "rediss"))
+	r.check("KILN_HTTP_ADDR", validAddr(c.HTTPAddr))
+	r.check("KILN_PUBLIC_URL", validURL(c.PublicURL, "http", "https"))
+	if mode == ModeAPI || mode == ModeWorker || mode == ModeScheduler {
+		r.check("KILN_JWT_SECRET", validSecret(c.JWTSecret))
+	}
+	if c.SetupToken != "" && len(c.SetupToken) < 16 {
+		r.fail("KILN_SETUP_TOKEN", errors.New("must be at least 16 characters"))
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// ValidateSecret reports whether s is strong enough to sign tokens.
+func ValidateSecret(s string) error { return validSecret(s) }
+
+func validSecret(s string) error {
+	if s == "" {
+		return errors.New("is required (generate one with: openssl rand -base64 48)")
+	}
+	if len(s) < 32 {
+		return fmt.Errorf("must be at least 32 bytes, got %d", len(s))
+	}
+	return nil
+}
+
+func validURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %w", err)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("must be a %s:// URL with a host, got %q", schemes[0], raw)
+}
+
+func validAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("must be host:port or :port: %w", err)
+	}
+	return nil
+}
+
+// reader reads variables, falling back to the defaults in Vars, and collects
+// every error so start-up reports all bad variables at once.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name string, err error) {
+	r.errs = append(r.errs, fmt.Errorf("%s %w", name, err))
+}
+
+func (r *reader) check(name string, err error) {
+	if err != nil {
+		r.fail(name, err)
+	}
+}
+
+func (r *reader) str(name string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	for _, v := range Vars() {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.getenv(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *reader) duration(name string) time.Duration {
+	d, err := time.ParseDuration(r.str(name))
+	if err != nil || d <= 0 {
+		r.fail(name, fmt.Errorf("must be a positive duration such as 15m or 30s, got %q", r.str(name)))
+	}
+	return d
+}
+
+func (r *reader) boolean(name string) bool {
+	b, err := strconv.ParseBool(r.str(name))
+	if err != nil {
+		r.fail(name, fmt.Errorf("must be true or false, got %q", r.str(name)))
+	}
+	return b
+}
+
+func (r *reader) positiveInt(name string) int {
+	n, err := strconv.Atoi(r.str(name))
+	if err != nil || n <= 0 {
+		r.fail(name, fmt.Errorf("must be a positive whole number, got %q", r.str(name)))
+	}
+	return n
+}
+
+func (r *reader) oneOf(name string, allowed ...string) string {
+	v := strings.ToLower(r.str(name))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, fmt.Errorf("must be one of %s, got %q", strings.Join(allowed, ", "), v))
+	return v
+}

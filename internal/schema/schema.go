@@ -1,0 +1,27 @@
+// Package schema lists every package's migrations in the order their tables
+// depend on each other. `kiln migrate`, `kiln dev` and the test helpers all
+// apply this one list.
+package schema
+
+import (
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/pg"
+)
+
+// Sources returns the migrations of every package that owns tables.
+func Sources() []pg.Source {
+	return []pg.Source{
+		identity.Migrations(),
+		content.Migrations(),
+	}
+}
+
+// Migrator returns a migrator over every package's migrations.
+func Migrator(pool *pgxpool.Pool, log *slog.Logger, lock bool) (*pg.Migrator, error) {
+	return pg.NewMigrator(pool, log, lock, Sources()...)
+}

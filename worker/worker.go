@@ -1,0 +1,76 @@
+// Package worker is Kiln's background runtime on Asynq: the server that runs
+// tasks with Kiln's middleware, the queues and their weights, and the
+// scheduler that enqueues periodic maintenance. Job kinds register their
+// handlers on a Mux; the worker knows nothing of what they do.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Queues and their weights: a worker picks from high six times as often as
+// from low, but never starves low.
+const (
+	QueueHigh        = "high"
+	QueueNormal      = "normal"
+	QueueLow         = "low"
+	QueueMaintenance = "maintenance"
+)
+
+// Config tunes a worker process.
+type Config struct {
+	// Concurrency is how many tasks run at once.
+	Concurrency int
+	// ShutdownGrace is how long running tasks may take to finish on
+	// shutdown before they are returned to the queue.
+	ShutdownGrace time.Duration
+}
+
+// Mux routes task types to handlers.
+type Mux = asynq.ServeMux
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return asynq.NewServeMux() }
+
+// queueWeights returns the queues a worker serves, with their weights.
+func queueWeights() map[string]int {
+	return map[string]int{QueueHigh: 6, QueueNormal: 3, QueueLow: 1, QueueMaintenance: 1}
+}
+
+// Run serves tasks from Redis until ctx is done, then stops fetching, lets
+// running tasks finish within the grace period, and returns the rest to
+// their queues.
+func Run(ctx context.Context, redis asynq.RedisConnOpt, cfg Config, log *slog.Logger, mux *Mux) error {
+	srv := asynq.NewServer(redis, asynq.Config{
+		Concurrency:     cfg.Concurrency,
+		Queues:          queueWeights(),
+		ShutdownTimeout: cfg.ShutdownGrace,
+		Logger:          asynqLogger{log.With("component", "asynq")},
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
+		}),
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.InfoContext(ctx, "worker started", "concurrency", cfg.Concurrency)
+	<-ctx.Done()
+	log.Info("worker draining", "grace", cfg.ShutdownGrace.String())
+	srv.Shutdown()
+	log.Info("worker stopped")
+	return nil
+}
+
+// asynqLogger sends Asynq's own log lines through slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)) }
