@@ -6,10 +6,10 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services build vet bench
+.PHONY: run test services build
 
 run: services build
-	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} ./bin/kiln dev
+	./bin/kiln dev
 
 test: services
 	$(GO) vet ./...

@@ -13,12 +13,8 @@ import (
 // credential finds the caller's credential: Authorization: Bearer, then
 // X-API-Key, then the api_key query parameter.
 func credential(c *gin.Context) string {
-	if h := c.GetHeader("Authorization"); h != "" {
-		scheme, value, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(value)
-		}
-		return ""
+	if scheme, value, _ := strings.Cut(c.GetHeader("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(value)
 	}
 	if k := c.GetHeader("X-API-Key"); k != "" {
 		return strings.TrimSpace(k)

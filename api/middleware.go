@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -84,7 +85,7 @@ func (s *Server) recoverPanics(c *gin.Context) {
 // *http.MaxBytesError, which fail answers with 413.
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-		s.fail(c, problem.New(problem.TooLarge, "body_too_large", "the request body is larger than the limit of KILN_MAX_BODY_BYTES bytes"))
+		s.fail(c, problem.New(problem.TooLarge, "body_too_large", fmt.Sprintf("the request body is larger than %d bytes (KILN_MAX_BODY_BYTES)", s.cfg.MaxBodyBytes)))
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)

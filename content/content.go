@@ -4,12 +4,11 @@
 package content
 
 import (
-	"errors"
-
 	"embed"
-	"github.com/jackc/pgx/v5"
+	"errors"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kilnhq/kiln/internal/pg"

@@ -17,8 +17,9 @@ type Periodic struct {
 }
 
 // RunScheduler enqueues each periodic task on its schedule until ctx is
-// done. Each enqueue is unique for its period, so several schedulers can run
-// side by side without doubling the work.
+// done. An enqueue is refused while the same task type was enqueued in the
+// last five minutes, so several schedulers can run side by side without
+// doubling the work (schedules are hourly or slower).
 func RunScheduler(ctx context.Context, redis asynq.RedisConnOpt, log *slog.Logger, tasks []Periodic) error {
 	s := asynq.NewScheduler(redis, &asynq.SchedulerOpts{Logger: asynqLogger{log.With("component", "asynq-scheduler")}})
 	for _, p := range tasks {

@@ -28,8 +28,8 @@ const (
 	ModeAdmin     Mode = "admin"
 )
 
-// Config is the whole of Kiln's configuration. Fields carry their
-// environment variable in the `env` tag; Describe lists them for the README.
+// Config is the whole of Kiln's configuration; Vars documents the
+// environment variable behind each field.
 type Config struct {
 	// DatabaseURL is the Postgres connection string.
 	DatabaseURL string
@@ -73,7 +73,7 @@ type Var struct {
 }
 
 // Vars lists every variable Config reads, with its default, for the README
-// and `kiln help`.
+// and `kiln env`.
 func Vars() []Var {
 	return []Var{
 		{"DATABASE_URL", "postgres://kiln:kiln@127.0.0.1:5432/kiln?sslmode=disable", "Postgres connection string."},
@@ -126,7 +126,7 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 	r.check("REDIS_URL", validURL(c.RedisURL, "redis", "rediss"))
 	r.check("KILN_HTTP_ADDR", validAddr(c.HTTPAddr))
 	r.check("KILN_PUBLIC_URL", validURL(c.PublicURL, "http", "https"))
-	if mode == ModeAPI || mode == ModeWorker || mode == ModeScheduler {
+	if mode == ModeAPI {
 		r.check("KILN_JWT_SECRET", validSecret(c.JWTSecret))
 	}
 	if c.SetupToken != "" && len(c.SetupToken) < 16 {

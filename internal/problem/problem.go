@@ -16,17 +16,17 @@ type Kind int
 
 // The kinds of problem, in the order of their HTTP statuses.
 const (
-	Malformed          Kind = iota // 400: the request cannot be read
-	Unauthenticated                // 401
-	PaymentRequired                // 402
-	Forbidden                      // 403
-	NotFound                       // 404, also for another tenant's resource
-	Conflict                       // 409
-	TooLarge                       // 413
-	Invalid                        // 422: readable, but values are wrong
-	RateLimited                    // 429
-	Unavailable                    // 503: a dependency is down
-	Unknown                        // 500: a fault of ours, never bad input
+	Malformed       Kind = iota // 400: the request cannot be read
+	Unauthenticated             // 401
+	PaymentRequired             // 402
+	Forbidden                   // 403
+	NotFound                    // 404, also for another tenant's resource
+	Conflict                    // 409
+	TooLarge                    // 413
+	Invalid                     // 422: readable, but values are wrong
+	RateLimited                 // 429
+	Unavailable                 // 503: a dependency is down
+	Unknown                     // 500: a fault of ours, never bad input
 )
 
 // Problem is an error the caller can understand and act on.

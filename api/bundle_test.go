@@ -1,0 +1,191 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kilnhq/kiln/api"
+	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/testkit"
+)
+
+const (
+	testSecret     = "api-test-secret-that-is-at-least-32-bytes"
+	testSetupToken = "setup-token-for-tests-0123456789"
+)
+
+// bundle is one test's running API over its own schema and Redis prefix.
+type bundle struct {
+	t        *testing.T
+	srv      *httptest.Server
+	server   *api.Server
+	db       *testkit.DB
+	identity *identity.Service
+}
+
+// setup starts an API server for t; edit adjusts its configuration.
+func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
+	t.Helper()
+	db := testkit.NewDB(t)
+	rd := testkit.NewRedis(t)
+	log := testkit.Logger(t)
+	ids, err := identity.New(db.Pool, log, identity.Config{
+		JWTSecret: testSecret, Issuer: "kiln", Audience: "kiln-api",
+		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour,
+	})
+	testkit.Must(t, "identity", err)
+	cfg := api.Config{Version: "test", PublicURL: "http://kiln.test", SignupEnabled: true,
+		SetupToken: testSetupToken, MaxBodyBytes: 64 << 10}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: content.New(db.Pool, log)})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &bundle{t: t, srv: srv, server: s, db: db, identity: ids}
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body as an object.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+// ErrorCode returns error.code of an error body.
+func (r response) ErrorCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// Fields returns error.details.fields of a 422 body.
+func (r response) Fields(t *testing.T) map[string]any {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	f, _ := d["fields"].(map[string]any)
+	return f
+}
+
+// req describes a request; Body may be a string (sent as is) or any value
+// (sent as JSON).
+type req struct {
+	Method, Path string
+	Body         any
+	Auth         string // bearer credential
+	Header       map[string]string
+}
+
+func (b *bundle) do(r req) response {
+	b.t.Helper()
+	var body io.Reader
+	ctype := ""
+	switch v := r.Body.(type) {
+	case nil:
+	case string:
+		body, ctype = strings.NewReader(v), "application/json"
+	case url.Values:
+		body, ctype = strings.NewReader(v.Encode()), "application/x-www-form-urlencoded"
+	default:
+		raw, err := json.Marshal(v)
+		testkit.Must(b.t, "marshal body", err)
+		body, ctype = bytes.NewReader(raw), "application/json"
+	}
+	hr, err := http.NewRequestWithContext(context.Background(), r.Method, b.srv.URL+r.Path, body)
+	testkit.Must(b.t, "new request", err)
+	if ctype != "" {
+		hr.Header.Set("Content-Type", ctype)
+	}
+	if r.Auth != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.Auth)
+	}
+	for k, v := range r.Header {
+		hr.Header.Set(k, v)
+	}
+	res, err := b.srv.Client().Do(hr)
+	testkit.Must(b.t, fmt.Sprintf("%s %s", r.Method, r.Path), err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	testkit.Must(b.t, "read body", err)
+	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// expect does r and fails unless the answer has status want.
+func (b *bundle) expect(want int, r req) response {
+	b.t.Helper()
+	res := b.do(r)
+	if res.Status != want {
+		b.t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, res.Status, want, res.Body)
+	}
+	return res
+}
+
+// tenant is a signed-up tenant with its owner's access token.
+type tenant struct {
+	ID, OwnerID, Token, Refresh, Email string
+}
+
+// signup creates a tenant through the API.
+func (b *bundle) signup(name string) tenant {
+	b.t.Helper()
+	email := strings.ToLower(strings.ReplaceAll(name, " ", "")) + "@example.com"
+	res := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/auth/signup",
+		Body: map[string]string{"email": email, "password": "password-123", "name": name + " Owner", "tenant_name": name}})
+	m := res.JSON(b.t)
+	return tenant{
+		ID:      m["tenant"].(map[string]any)["id"].(string),
+		OwnerID: m["user"].(map[string]any)["id"].(string),
+		Token:   m["access_token"].(string), Refresh: m["refresh_token"].(string), Email: email,
+	}
+}
+
+// member creates a user with role in t and returns their access token and id.
+func (b *bundle) member(t tenant, role string) (token, id string) {
+	b.t.Helper()
+	email := role + "-" + strings.ToLower(t.ID[len(t.ID)-8:]) + "@example.com"
+	res := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/users", Auth: t.Token,
+		Body: map[string]string{"email": email, "password": "password-123", "role": role}})
+	id = res.JSON(b.t)["id"].(string)
+	login := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]string{"email": email, "password": "password-123"}})
+	return login.JSON(b.t)["access_token"].(string), id
+}
+
+// apiKey creates an API key in t with scopes and returns its id and secret.
+func (b *bundle) apiKey(t tenant, scopes ...string) (id, key string) {
+	b.t.Helper()
+	res := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/api-keys", Auth: t.Token,
+		Body: map[string]any{"name": "test key", "scopes": scopes}})
+	m := res.JSON(b.t)
+	return m["id"].(string), m["key"].(string)
+}
+
+// site creates a site in t and returns its id.
+func (b *bundle) site(t tenant, slug string) string {
+	b.t.Helper()
+	res := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/sites", Auth: t.Token,
+		Body: map[string]string{"name": "Site " + slug, "slug": slug}})
+	return res.JSON(b.t)["id"].(string)
+}
