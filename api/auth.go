@@ -40,6 +40,7 @@ func (s *Server) signup(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, gin.H{"user": m.User, "tenant": t, "role": m.Role,
 		"access_token": tokens.AccessToken, "refresh_token": tokens.RefreshToken,
 		"token_type": tokens.TokenType, "expires_in": tokens.ExpiresIn})
@@ -113,7 +114,7 @@ func (s *Server) passwordGrant(c *gin.Context, req tokenRequest) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokens)
+	writeTokens(c, tokens)
 }
 
 // refresh rotates a refresh token.
@@ -136,7 +137,7 @@ func (s *Server) refreshGrant(c *gin.Context, req tokenRequest) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokens)
+	writeTokens(c, tokens)
 }
 
 // token is the OAuth2 token endpoint: client_credentials for service
@@ -172,7 +173,7 @@ func (s *Server) clientCredentialsGrant(c *gin.Context, req tokenRequest) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokens)
+	writeTokens(c, tokens)
 }
 
 // logout ends the caller's session.
@@ -259,4 +260,12 @@ func fieldProblem(field, reason string) error {
 	var f problem.FieldErrors
 	f.Add(field, reason)
 	return f.Err()
+}
+
+// writeTokens answers a token grant; tokens must never be cached
+// (RFC 6749 section 5.1).
+func writeTokens(c *gin.Context, tokens identity.Tokens) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, tokens)
 }

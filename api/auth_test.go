@@ -29,6 +29,9 @@ func TestSignupLoginRefreshLogout(t *testing.T) {
 		Body: map[string]string{"email": acme.Email, "password": "password-123"}}).JSON(t)
 	form := url.Values{"username": {acme.Email}, "password": {"password-123"}, "grant_type": {"password"}}
 	formLogin := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login", Body: form}).JSON(t)
+	if cc := b.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: form}).Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("token answer Cache-Control = %q, want no-store", cc)
+	}
 	for name, tok := range map[string]map[string]any{"json": jsonLogin, "form": formLogin} {
 		if tok["token_type"] != "Bearer" || tok["expires_in"] != float64(900) || tok["access_token"] == "" || tok["refresh_token"] == "" {
 			t.Fatalf("%s login answer = %v", name, tok)

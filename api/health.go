@@ -38,11 +38,13 @@ func (s *Server) ready(c *gin.Context) {
 	checks := map[string]string{"postgres": "ok", "redis": "ok"}
 	var down []string
 	if err := s.db.Ping(ctx); err != nil {
-		checks["postgres"] = err.Error()
+		logger(c, s.log).WarnContext(ctx, "readiness: postgres unreachable", "err", err)
+		checks["postgres"] = "unreachable"
 		down = append(down, "postgres")
 	}
 	if err := s.redis.Ping(ctx).Err(); err != nil {
-		checks["redis"] = err.Error()
+		logger(c, s.log).WarnContext(ctx, "readiness: redis unreachable", "err", err)
+		checks["redis"] = "unreachable"
 		down = append(down, "redis")
 	}
 	if len(down) > 0 {

@@ -123,6 +123,10 @@ func TestPlatformAdminManagesTenants(t *testing.T) {
 	if res := b.expect(http.StatusForbidden, req{Method: "GET", Path: "/api/v1/sites", Auth: acme.Token}); res.ErrorCode(t) != "tenant_suspended" {
 		t.Fatalf("code = %q, want tenant_suspended", res.ErrorCode(t))
 	}
+	if res := b.expect(http.StatusForbidden, req{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]string{"email": acme.Email, "password": "password-123"}}); res.ErrorCode(t) != "tenant_suspended" {
+		t.Fatalf("login to a suspended tenant: code = %q, want tenant_suspended", res.ErrorCode(t))
+	}
 	b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/admin/tenants/" + acme.ID + "/resume", Auth: root})
 	b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites", Auth: acme.Token})
 	b.expect(http.StatusNotFound, req{Method: "GET", Path: "/api/v1/admin/tenants/ten_nope", Auth: root})

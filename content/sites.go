@@ -55,7 +55,6 @@ func (in SiteInput) check(create bool) error {
 	f.Check(in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 200), "name", "must be 1 to 200 characters")
 	f.Check(create && in.Slug == nil, "slug", "is required")
 	f.Check(in.Slug != nil && !slug.Valid(*in.Slug), "slug", "must be lowercase letters, digits and inner hyphens, at most 63 characters")
-	f.Check(in.Slug != nil && strings.HasPrefix(*in.Slug, "site_"), "slug", "must not start with site_ (that prefix is for ids)")
 	if in.URL != nil && *in.URL != "" {
 		u, err := url.Parse(*in.URL)
 		f.Check(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "", "url", "must be an absolute http or https URL")
@@ -108,7 +107,8 @@ func (s *Service) GetSite(ctx context.Context, tenantID, ref string) (Site, erro
 	return s.siteRow(ctx, `SELECT `+siteCols+` FROM sites WHERE tenant_id = $1 AND `+refMatch, tenantID, ref)
 }
 
-// refMatch matches a site by id or by slug; slugs cannot start with site_.
+// refMatch matches a site by id or by slug; slugs cannot hold "_", so no
+// slug looks like an id.
 const refMatch = `(CASE WHEN $2 LIKE 'site\_%' THEN id = $2 ELSE slug = $2 END)`
 
 // UpdateSite changes the fields of in that are not nil.

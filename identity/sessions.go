@@ -55,14 +55,18 @@ func (s *Service) Login(ctx context.Context, email, password, tenantID string) (
 // belongs to it, else their oldest membership, else none (a platform admin
 // with no tenant).
 func (s *Service) loginTenant(ctx context.Context, userID, want string) (string, error) {
-	var tenantID string
-	err := s.db.QueryRow(ctx, `SELECT tenant_id FROM memberships WHERE user_id = $1 AND ($2 = '' OR tenant_id = $2)
-		ORDER BY created_at LIMIT 1`, userID, want).Scan(&tenantID)
+	var tenantID, status string
+	err := s.db.QueryRow(ctx, `SELECT m.tenant_id, t.status FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+		WHERE m.user_id = $1 AND ($2 = '' OR m.tenant_id = $2)
+		ORDER BY m.created_at LIMIT 1`, userID, want).Scan(&tenantID, &status)
 	if isNoRows(err) && want != "" {
 		return "", problem.NotFoundf("tenant")
 	}
 	if err != nil && !isNoRows(err) {
 		return "", fmt.Errorf("pick tenant for %s: %w", userID, err)
+	}
+	if status == TenantSuspended {
+		return "", ErrTenantSuspended
 	}
 	return tenantID, nil
 }

@@ -66,7 +66,7 @@ func New(kind Kind, code, message string) *Problem {
 
 // NotFoundf is the usual "no such thing" problem for a resource type.
 func NotFoundf(resource string) *Problem {
-	return New(NotFound, resource+"_not_found", fmt.Sprintf("no %s with that id exists in your tenant", strings.ReplaceAll(resource, "_", " ")))
+	return New(NotFound, resource+"_not_found", fmt.Sprintf("no %s with that id was found; check the id, and that it belongs to your tenant", strings.ReplaceAll(resource, "_", " ")))
 }
 
 // As returns the *Problem in err's chain, if any.
