@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 .PHONY: run test services build
 
 run: services build
-	./bin/kiln dev
+	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} ./bin/kiln dev
 
 test: services
 	$(GO) vet ./...

@@ -13,10 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/testkit"
+	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/worker"
 )
 
 const (
@@ -24,13 +30,17 @@ const (
 	testSetupToken = "setup-token-for-tests-0123456789"
 )
 
-// bundle is one test's running API over its own schema and Redis prefix.
+// bundle is one test's running API over its own schema and Redis prefix,
+// with the job engine (system.echo registered) in its own queue namespace.
 type bundle struct {
 	t        *testing.T
 	srv      *httptest.Server
 	server   *api.Server
 	db       *testkit.DB
+	redis    *testkit.Redis
 	identity *identity.Service
+	jobs     *jobs.Service
+	ns       string
 }
 
 // setup starts an API server for t; edit adjusts its configuration.
@@ -44,15 +54,49 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour,
 	})
 	testkit.Must(t, "identity", err)
+	ns := testkit.Namespace(t, rd)
+	kinds := jobs.NewRegistry()
+	kinds.Register(jobs.EchoKind())
+	kinds.Register(sleeperKind())
+	engine := jobs.New(db.Pool, rd.Client, log, jobs.Config{Namespace: ns, PublicURL: "http://kiln.test",
+		SignupCredits: 100, TenantMaxActive: 100, RelayInterval: 100 * time.Millisecond}, kinds)
+	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
+		return engine.OpenAccount(ctx, tx, t.ID)
+	})
 	cfg := api.Config{Version: "test", PublicURL: "http://kiln.test", SignupEnabled: true,
 		SetupToken: testSetupToken, MaxBodyBytes: 64 << 10}
 	for _, e := range edit {
 		e(&cfg)
 	}
-	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: content.New(db.Pool, log)})
+	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: content.New(db.Pool, log),
+		Jobs: engine, Idempotency: idempotency.New(db.Pool)})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &bundle{t: t, srv: srv, server: s, db: db, identity: ids}
+	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, ns: ns}
+}
+
+// startWorker runs a worker (with the cancel listener and the relay) for
+// the bundle's namespace until the test ends.
+func (b *bundle) startWorker() {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	mux := worker.NewMux()
+	b.jobs.Register(mux)
+	done := make(chan error, 1)
+	go b.jobs.ListenForCancels(ctx)
+	go b.jobs.RunRelay(ctx)
+	go func() {
+		done <- worker.Run(ctx, redisOpt(b.t), worker.Config{
+			Concurrency: 8, ShutdownGrace: 5 * time.Second, Queues: jobs.Queues(b.ns),
+			PollInterval: 10 * time.Millisecond, RetryDelay: func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond },
+		}, testkit.Logger(b.t), mux)
+	}()
+	b.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.t.Errorf("worker: %v", err)
+		}
+	})
 }
 
 // response is a finished HTTP exchange.
@@ -188,4 +232,23 @@ func (b *bundle) site(t tenant, slug string) string {
 	res := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/sites", Auth: t.Token,
 		Body: map[string]string{"name": "Site " + slug, "slug": slug}})
 	return res.JSON(b.t)["id"].(string)
+}
+
+func redisOpt(t *testing.T) asynq.RedisConnOpt {
+	opt, err := asynq.ParseRedisURI(testkit.RedisURL())
+	testkit.Must(t, "parse redis url", err)
+	return opt
+}
+
+// sleeperKind is a test kind with a short timeout whose handler waits until
+// its context ends, to exercise timeouts.
+func sleeperKind() jobs.Kind {
+	return jobs.Kind{
+		Name: "test.sleeper", Timeout: 300 * time.Millisecond, MaxAttempts: 2, Price: 1,
+		Validate: func(in json.RawMessage) (json.RawMessage, error) { return in, nil },
+		Handler: func(ctx context.Context, _ *jobs.Run) (any, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	}
 }

@@ -20,6 +20,7 @@ func TestTenantIsolation(t *testing.T) {
 	keyID, _ := b.apiKey(acme)
 	sa := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/service-accounts", Auth: acme.Token,
 		Body: map[string]string{"name": "bot"}}).JSON(t)["id"].(string)
+	jobID := b.submit(acme, map[string]any{"kind": "system.echo"})["id"].(string)
 
 	// For each route with a parameter: the id of Acme's resource, and what a
 	// Globex owner gets (404; 403 where the route is for platform admins).
@@ -39,6 +40,11 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /api/v1/sites/:site":                         {siteID, http.StatusNotFound},
 		"PATCH /api/v1/sites/:site":                       {siteID, http.StatusNotFound},
 		"DELETE /api/v1/sites/:site":                      {siteID, http.StatusNotFound},
+		"GET /api/v1/jobs/:id":                            {jobID, http.StatusNotFound},
+		"GET /api/v1/jobs/:id/events":                     {jobID, http.StatusNotFound},
+		"POST /api/v1/jobs/:id/cancel":                    {jobID, http.StatusNotFound},
+		"POST /api/v1/jobs/:id/retry":                     {jobID, http.StatusNotFound},
+		"POST /api/v1/admin/tenants/:id/credits":          {acme.ID, http.StatusForbidden},
 		"GET /api/v1/admin/tenants/:id":                   {acme.ID, http.StatusForbidden},
 		"PATCH /api/v1/admin/tenants/:id":                 {acme.ID, http.StatusForbidden},
 		"POST /api/v1/admin/tenants/:id/suspend":          {acme.ID, http.StatusForbidden},
@@ -86,10 +92,22 @@ func TestTenantIsolation(t *testing.T) {
 			t.Errorf("%s was changed by another tenant", p)
 		}
 	}
+	if j := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs/" + jobID, Auth: acme.Token}).JSON(t); j["status"] != "queued" {
+		t.Errorf("Acme's job is %v after another tenant's attempts, want queued", j["status"])
+	}
+	if bal := b.balance(acme); bal["balance"] != float64(99) {
+		t.Errorf("Acme's balance = %v, want 99", bal["balance"])
+	}
 	// Lists show only the caller's own.
 	list := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites", Auth: globex.Token}).JSON(t)
 	if len(list["data"].([]any)) != 0 {
 		t.Errorf("Globex lists Acme's sites: %v", list)
+	}
+	if jl := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs", Auth: globex.Token}).JSON(t); len(jl["data"].([]any)) != 0 {
+		t.Errorf("Globex lists Acme's jobs: %v", jl)
+	}
+	if tx := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/credits/transactions", Auth: globex.Token}).JSON(t); len(tx["data"].([]any)) != 1 {
+		t.Errorf("Globex's ledger holds %d entries, want its own grant only", len(tx["data"].([]any)))
 	}
 	users := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/users", Auth: globex.Token}).JSON(t)
 	if len(users["data"].([]any)) != 1 {

@@ -14,7 +14,9 @@ import (
 
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/problem"
+	"github.com/kilnhq/kiln/jobs"
 )
 
 // Config holds the API settings read from the environment.
@@ -29,10 +31,12 @@ type Config struct {
 
 // Deps are the services the API calls.
 type Deps struct {
-	DB       *pgxpool.Pool
-	Redis    *redis.Client
-	Identity *identity.Service
-	Content  *content.Service
+	DB          *pgxpool.Pool
+	Redis       *redis.Client
+	Identity    *identity.Service
+	Content     *content.Service
+	Jobs        *jobs.Service
+	Idempotency *idempotency.Store
 }
 
 // Server answers Kiln's HTTP API.
@@ -43,13 +47,16 @@ type Server struct {
 	redis    *redis.Client
 	identity *identity.Service
 	content  *content.Service
+	jobs     *jobs.Service
+	idem     *idempotency.Store
 	router   *gin.Engine
 }
 
 // New builds the server and its routes.
 func New(cfg Config, log *slog.Logger, deps Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content}
+	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content,
+		jobs: deps.Jobs, idem: deps.Idempotency}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -97,34 +104,50 @@ func (s *Server) routes() {
 	admin := s.requireRole(identity.RoleAdmin)
 
 	in.GET("/users", admin, s.listUsers)
-	in.POST("/users", admin, s.createUser)
+	in.POST("/users", admin, s.idempotent, s.createUser)
 	in.GET("/users/:id", admin, s.getUser)
 	in.PATCH("/users/:id", admin, s.updateUser)
 	in.DELETE("/users/:id", admin, s.deleteUser)
 
 	in.GET("/api-keys", admin, s.listAPIKeys)
-	in.POST("/api-keys", admin, s.createAPIKey)
+	in.POST("/api-keys", admin, s.idempotent, s.createAPIKey)
 	in.GET("/api-keys/:id", admin, s.getAPIKey)
 	in.DELETE("/api-keys/:id", admin, s.deleteAPIKey)
 
 	in.GET("/service-accounts", admin, s.listServiceAccounts)
-	in.POST("/service-accounts", admin, s.createServiceAccount)
+	in.POST("/service-accounts", admin, s.idempotent, s.createServiceAccount)
 	in.GET("/service-accounts/:id", admin, s.getServiceAccount)
 	in.PATCH("/service-accounts/:id", admin, s.updateServiceAccount)
 	in.DELETE("/service-accounts/:id", admin, s.deleteServiceAccount)
 	in.POST("/service-accounts/:id/rotate-secret", admin, s.rotateServiceAccountSecret)
 
 	in.GET("/sites", viewer, s.listSites)
-	in.POST("/sites", editor, s.createSite)
+	in.POST("/sites", editor, s.idempotent, s.createSite)
 	in.GET("/sites/:site", viewer, s.getSite)
 	in.PATCH("/sites/:site", editor, s.updateSite)
 	in.DELETE("/sites/:site", editor, s.deleteSite)
 
+	in.GET("/job-kinds", viewer, s.listJobKinds)
+	in.POST("/jobs", editor, s.idempotent, s.submitJob)
+	in.POST("/jobs/estimate", viewer, s.estimateJob)
+	in.GET("/jobs", viewer, s.listJobs)
+	in.GET("/jobs/:id", viewer, s.getJob)
+	in.GET("/jobs/:id/events", viewer, s.jobEvents)
+	in.POST("/jobs/:id/cancel", editor, s.cancelJob)
+	in.POST("/jobs/:id/retry", editor, s.idempotent, s.retryJob)
+
+	in.GET("/credits/balance", viewer, s.creditBalance)
+	in.GET("/credits/transactions", viewer, s.creditTransactions)
+	in.PUT("/credits/monthly-limit", s.requireRole(identity.RoleOwner), s.setMonthlyLimit)
+
 	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin)
 	pa.GET("/tenants", s.listTenants)
-	pa.POST("/tenants", s.createTenant)
+	pa.POST("/tenants", s.idempotent, s.createTenant)
 	pa.GET("/tenants/:id", s.getTenant)
 	pa.PATCH("/tenants/:id", s.updateTenant)
 	pa.POST("/tenants/:id/suspend", s.suspendTenant)
 	pa.POST("/tenants/:id/resume", s.resumeTenant)
+	pa.POST("/tenants/:id/credits", s.grantCredits)
+	pa.GET("/costs", s.getCosts)
+	pa.PUT("/costs", s.putCosts)
 }

@@ -13,14 +13,9 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// Queues and their weights: a worker picks from high six times as often as
-// from low, but never starves low.
-const (
-	QueueHigh        = "high"
-	QueueNormal      = "normal"
-	QueueLow         = "low"
-	QueueMaintenance = "maintenance"
-)
+// QueueMaintenance carries periodic upkeep tasks; job queues come from the
+// jobs package.
+const QueueMaintenance = "maintenance"
 
 // Config tunes a worker process.
 type Config struct {
@@ -29,6 +24,14 @@ type Config struct {
 	// ShutdownGrace is how long running tasks may take to finish on
 	// shutdown before they are returned to the queue.
 	ShutdownGrace time.Duration
+	// Queues are the job queues with their weights; the maintenance queue
+	// is added with weight 1.
+	Queues map[string]int
+	// PollInterval is how long an idle worker waits between looks at empty
+	// queues; it bounds how fast a new task starts.
+	PollInterval time.Duration
+	// RetryDelay is the backoff before a failed task is tried again.
+	RetryDelay asynq.RetryDelayFunc
 }
 
 // Mux routes task types to handlers.
@@ -37,19 +40,21 @@ type Mux = asynq.ServeMux
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return asynq.NewServeMux() }
 
-// queueWeights returns the queues a worker serves, with their weights.
-func queueWeights() map[string]int {
-	return map[string]int{QueueHigh: 6, QueueNormal: 3, QueueLow: 1, QueueMaintenance: 1}
-}
-
 // Run serves tasks from Redis until ctx is done, then stops fetching, lets
 // running tasks finish within the grace period, and returns the rest to
 // their queues.
 func Run(ctx context.Context, redis asynq.RedisConnOpt, cfg Config, log *slog.Logger, mux *Mux) error {
+	queues := map[string]int{QueueMaintenance: 1}
+	for q, w := range cfg.Queues {
+		queues[q] = w
+	}
 	srv := asynq.NewServer(redis, asynq.Config{
-		Concurrency:     cfg.Concurrency,
-		Queues:          queueWeights(),
-		ShutdownTimeout: cfg.ShutdownGrace,
+		Concurrency:              cfg.Concurrency,
+		Queues:                   queues,
+		ShutdownTimeout:          cfg.ShutdownGrace,
+		TaskCheckInterval:        cfg.PollInterval,
+		DelayedTaskCheckInterval: time.Second,
+		RetryDelayFunc:           cfg.RetryDelay,
 		Logger:          asynqLogger{log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/config"
+	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/schema"
+	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/worker"
 )
 
@@ -33,6 +36,8 @@ type app struct {
 	asynq    asynq.RedisConnOpt
 	identity *identity.Service
 	content  *content.Service
+	jobs     *jobs.Service
+	idem     *idempotency.Store
 }
 
 func newLogger(level string) *slog.Logger {
@@ -72,7 +77,24 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids, content: content.New(db, log)}, nil
+	engine := jobs.New(db, rdb, log, jobs.Config{
+		Namespace: cfg.Namespace, PublicURL: cfg.PublicURL, SignupCredits: cfg.SignupCredits,
+		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval,
+	}, kinds(cfg))
+	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
+		return engine.OpenAccount(ctx, tx, t.ID)
+	})
+	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
+		content: content.New(db, log), jobs: engine, idem: idempotency.New(db)}, nil
+}
+
+// kinds registers every job kind this build runs.
+func kinds(cfg config.Config) *jobs.Registry {
+	r := jobs.NewRegistry()
+	if cfg.DiagnosticKinds {
+		r.Register(jobs.EchoKind())
+	}
+	return r
 }
 
 func (a *app) close() {
@@ -98,7 +120,7 @@ func (a *app) serveAPI(ctx context.Context) error {
 	s := api.New(api.Config{
 		Version: version, PublicURL: a.cfg.PublicURL, SignupEnabled: a.cfg.SignupEnabled,
 		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes,
-	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content})
+	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem})
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -135,14 +157,26 @@ func (a *app) announceSetupToken(ctx context.Context) error {
 // periodic schedule that goes with them.
 func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
 	mux := worker.NewMux()
+	a.jobs.Register(mux)
 	periodic := worker.RegisterMaintenance(mux, a.log,
 		worker.Maintenance{Type: "maintenance:prune_sessions", Spec: "@every 1h", Run: a.identity.PruneSessions},
+		worker.Maintenance{Type: "maintenance:prune_idempotency_keys", Spec: "@every 1h", Run: a.idem.Prune},
 	)
 	return mux, periodic
 }
 
 func (a *app) workerConfig() worker.Config {
-	return worker.Config{Concurrency: a.cfg.WorkerConcurrency, ShutdownGrace: a.cfg.ShutdownGrace}
+	return worker.Config{Concurrency: a.cfg.WorkerConcurrency, ShutdownGrace: a.cfg.ShutdownGrace,
+		Queues: jobs.Queues(a.cfg.Namespace), PollInterval: a.cfg.WorkerPollInterval, RetryDelay: jobs.RetryDelay}
+}
+
+// runWorker serves jobs until ctx is done, with the cancel listener and the
+// relay beside it.
+func (a *app) runWorker(ctx context.Context) error {
+	mux, _ := a.workerMux()
+	go a.jobs.ListenForCancels(ctx)
+	go a.jobs.RunRelay(ctx)
+	return worker.Run(ctx, a.asynq, a.workerConfig(), a.log, mux)
 }
 
 func printEnv() {

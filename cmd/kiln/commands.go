@@ -39,8 +39,7 @@ func runWorker(ctx context.Context) error {
 		return err
 	}
 	defer a.close()
-	mux, _ := a.workerMux()
-	return worker.Run(ctx, a.asynq, a.workerConfig(), a.log, mux)
+	return a.runWorker(ctx)
 }
 
 func runScheduler(ctx context.Context) error {
@@ -50,6 +49,7 @@ func runScheduler(ctx context.Context) error {
 	}
 	defer a.close()
 	_, periodic := a.workerMux()
+	go a.jobs.RunRelay(ctx)
 	return worker.RunScheduler(ctx, a.asynq, a.log, periodic)
 }
 

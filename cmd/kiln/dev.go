@@ -43,10 +43,10 @@ func runDev(ctx context.Context) error {
 	if err := a.bootstrapDev(ctx); err != nil {
 		return err
 	}
-	mux, periodic := a.workerMux()
+	_, periodic := a.workerMux()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.serveAPI(ctx) })
-	g.Go(func() error { return worker.Run(ctx, a.asynq, a.workerConfig(), a.log, mux) })
+	g.Go(func() error { return a.runWorker(ctx) })
 	g.Go(func() error { return worker.RunScheduler(ctx, a.asynq, a.log, periodic) })
 	return g.Wait()
 }

@@ -65,6 +65,18 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// WorkerConcurrency is how many tasks one worker process runs at once.
 	WorkerConcurrency int
+	// WorkerPollInterval is how often an idle worker looks at empty queues.
+	WorkerPollInterval time.Duration
+	// Namespace prefixes queue names and Redis channels.
+	Namespace string
+	// SignupCredits are granted to every new tenant.
+	SignupCredits int64
+	// TenantMaxActive caps one tenant's jobs in the queues at once.
+	TenantMaxActive int
+	// RelayInterval is how often the relay reconciles Postgres and Redis.
+	RelayInterval time.Duration
+	// DiagnosticKinds registers system.echo.
+	DiagnosticKinds bool
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -93,6 +105,12 @@ func Vars() []Var {
 		{"KILN_DEV_DIR", ".kiln", "Where `kiln dev` keeps its generated JWT secret."},
 		{"KILN_SHUTDOWN_GRACE", "30s", "How long running requests and jobs may take to finish on SIGTERM."},
 		{"KILN_WORKER_CONCURRENCY", "20", "Tasks one worker process runs at once."},
+		{"KILN_WORKER_POLL_INTERVAL", "10ms", "How often an idle worker looks at empty queues; bounds how fast a new job starts."},
+		{"KILN_NAMESPACE", "", "Prefix of queue names and Redis channels, to share one Redis between installations."},
+		{"KILN_SIGNUP_CREDITS", "100", "Credits granted to every new tenant."},
+		{"KILN_TENANT_MAX_ACTIVE", "100", "Most jobs of one tenant in the queues at once; the rest wait in Postgres (fairness)."},
+		{"KILN_RELAY_INTERVAL", "1s", "How often the relay admits waiting jobs and re-enqueues jobs Redis lost."},
+		{"KILN_DIAGNOSTIC_KINDS", "false", "Register the diagnostic kind system.echo (tests, benchmarks, smoke checks)."},
 	}
 }
 
@@ -121,6 +139,12 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		DevDir:             r.str("KILN_DEV_DIR"),
 		ShutdownGrace:      r.duration("KILN_SHUTDOWN_GRACE"),
 		WorkerConcurrency:  r.positiveInt("KILN_WORKER_CONCURRENCY"),
+		WorkerPollInterval: r.duration("KILN_WORKER_POLL_INTERVAL"),
+		Namespace:          r.str("KILN_NAMESPACE"),
+		SignupCredits:      int64(r.nonNegativeInt("KILN_SIGNUP_CREDITS")),
+		TenantMaxActive:    r.positiveInt("KILN_TENANT_MAX_ACTIVE"),
+		RelayInterval:      r.duration("KILN_RELAY_INTERVAL"),
+		DiagnosticKinds:    r.boolean("KILN_DIAGNOSTIC_KINDS"),
 	}
 	r.check("DATABASE_URL", validURL(c.DatabaseURL, "postgres", "postgresql"))
 	r.check("REDIS_URL", validURL(c.RedisURL, "redis", "rediss"))
@@ -227,6 +251,14 @@ func (r *reader) positiveInt(name string) int {
 	n, err := strconv.Atoi(r.str(name))
 	if err != nil || n <= 0 {
 		r.fail(name, fmt.Errorf("must be a positive whole number, got %q", r.str(name)))
+	}
+	return n
+}
+
+func (r *reader) nonNegativeInt(name string) int {
+	n, err := strconv.Atoi(r.str(name))
+	if err != nil || n < 0 {
+		r.fail(name, fmt.Errorf("must be a whole number of zero or more, got %q", r.str(name)))
 	}
 	return n
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
+	"github.com/kilnhq/kiln/jobs"
 )
 
 // Sources returns the migrations of every package that owns tables.
@@ -18,6 +20,8 @@ func Sources() []pg.Source {
 	return []pg.Source{
 		identity.Migrations(),
 		content.Migrations(),
+		idempotency.Migrations(),
+		jobs.Migrations(),
 	}
 }
 

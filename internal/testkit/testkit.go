@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -125,6 +126,29 @@ func NewRedis(t testing.TB) *Redis {
 		}
 	})
 	return r
+}
+
+// Namespace returns a queue namespace of t's own and deletes its Asynq
+// queues when t ends, so tests can run workers side by side on one Redis.
+func Namespace(t testing.TB, r *Redis) string {
+	t.Helper()
+	ns := "t" + strings.TrimPrefix(ids.New("x"), "x_")
+	t.Cleanup(func() {
+		insp := asynq.NewInspectorFromRedisClient(r.Client)
+		queues, err := insp.Queues()
+		if err != nil {
+			t.Errorf("testkit: list queues: %v", err)
+			return
+		}
+		for _, q := range queues {
+			if strings.HasPrefix(q, ns+":") {
+				if err := insp.DeleteQueue(q, true); err != nil {
+					t.Errorf("testkit: delete queue %s: %v", q, err)
+				}
+			}
+		}
+	})
+	return ns
 }
 
 // Logger returns a logger whose output is printed only if t fails. Lines

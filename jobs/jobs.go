@@ -1,0 +1,99 @@
+// Package jobs is Kiln's engine: job kinds and their registry, submission
+// (one Postgres transaction: job row, credit reservation, first event), the
+// lifecycle a worker drives (running, progress, retries, success, failure,
+// cancel), fair admission into Asynq, the relay that re-enqueues what Redis
+// lost, credits and their ledger, and each job's event history. Postgres is
+// the source of truth; Asynq only carries job ids. It owns the tables in its
+// migrations folder.
+package jobs
+
+import (
+	"embed"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kilnhq/kiln/internal/pg"
+	"github.com/kilnhq/kiln/internal/problem"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the package's migration files for pg.NewMigrator.
+func Migrations() pg.Source {
+	return pg.Source{Owner: "jobs", FS: migrations, Dir: "migrations"}
+}
+
+// Config tunes the engine.
+type Config struct {
+	// Namespace prefixes queue names and Redis channels, so several Kiln
+	// installations (or parallel tests) can share one Redis.
+	Namespace string
+	// PublicURL is the base of the urls in a job.
+	PublicURL string
+	// SignupCredits are granted to every new tenant.
+	SignupCredits int64
+	// TenantMaxActive caps how many of one tenant's jobs are admitted into
+	// Asynq at once; the rest wait in Postgres, so one tenant's backlog
+	// cannot starve another's.
+	TenantMaxActive int
+	// RelayInterval is how often the relay and admitter run.
+	RelayInterval time.Duration
+}
+
+// Service is the job engine.
+type Service struct {
+	db     *pgxpool.Pool
+	redis  *redis.Client
+	queue  *asynq.Client
+	log    *slog.Logger
+	cfg    Config
+	kinds  *Registry
+	cancel *cancels
+}
+
+// New returns the engine over db and Redis, running kinds.
+func New(db *pgxpool.Pool, rdb *redis.Client, log *slog.Logger, cfg Config, kinds *Registry) *Service {
+	if cfg.TenantMaxActive <= 0 {
+		cfg.TenantMaxActive = 100
+	}
+	if cfg.RelayInterval <= 0 {
+		cfg.RelayInterval = time.Second
+	}
+	return &Service{
+		db: db, redis: rdb, log: log, cfg: cfg, kinds: kinds,
+		queue:  asynq.NewClientFromRedisClient(rdb),
+		cancel: newCancels(),
+	}
+}
+
+// Kinds returns the registry of job kinds.
+func (s *Service) Kinds() *Registry { return s.kinds }
+
+// Queue returns the Asynq queue name for a priority in this namespace.
+func (s *Service) Queue(p Priority) string { return QueueName(s.cfg.Namespace, p) }
+
+// QueueName returns the Asynq queue for priority p in namespace ns.
+func QueueName(ns string, p Priority) string {
+	if ns == "" {
+		return string(p)
+	}
+	return ns + ":" + string(p)
+}
+
+// Queues returns every queue of namespace ns with its weight: a worker takes
+// from high six times as often as from low, and never starves low.
+func Queues(ns string) map[string]int {
+	return map[string]int{QueueName(ns, PriorityHigh): 6, QueueName(ns, PriorityNormal): 3, QueueName(ns, PriorityLow): 1}
+}
+
+// Problems callers branch on.
+var (
+	ErrUnknownKind = problem.New(problem.Invalid, "unknown_kind", "no such job kind; GET /api/v1/job-kinds lists them")
+	ErrNotFinal    = problem.New(problem.Conflict, "job_not_retryable", "only a failed or canceled job can be retried")
+	ErrFinal       = problem.New(problem.Conflict, "job_final", "the job has already finished and cannot be canceled")
+)
