@@ -77,7 +77,7 @@ func (s *Server) rememberAnswer(c *gin.Context, tenantID, key string, rec *recor
 		return
 	}
 	header := http.Header{}
-	for _, h := range []string{"Location", "Content-Type"} {
+	for _, h := range []string{"Location", "Content-Type", "Cache-Control"} {
 		if v := rec.Header().Get(h); v != "" {
 			header.Set(h, v)
 		}

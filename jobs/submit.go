@@ -72,14 +72,14 @@ func (s *Service) prepare(req SubmitRequest) (prepared, error) {
 	for _, e := range req.WebhookEvents {
 		f.Check(!slices.Contains(WebhookEvents, e), "webhook_events", "each must be start, progress or completed")
 	}
-	if len(req.Metadata) == 0 {
+	if len(req.Metadata) == 0 || string(req.Metadata) == "null" {
 		req.Metadata = json.RawMessage(`{}`)
 	}
 	f.Check(!isObject(req.Metadata), "metadata", "must be a JSON object")
 	f.Check(len(req.Metadata) > 16<<10, "metadata", "must be at most 16 KiB")
 	p := prepared{req: req, kind: k}
 	if ok {
-		if len(req.Input) == 0 {
+		if len(req.Input) == 0 || string(req.Input) == "null" {
 			req.Input = json.RawMessage(`{}`)
 		}
 		in, err := k.Validate(req.Input)
