@@ -1,0 +1,138 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/kilnhq/kiln/internal/testkit"
+	"github.com/kilnhq/kiln/jobs"
+)
+
+// TestRedisLosingItsDataLosesNoJob submits jobs, flushes Redis (FLUSHALL on
+// a Redis of the test's own), and checks the relay brings every job back.
+func TestRedisLosingItsDataLosesNoJob(t *testing.T) {
+	rdb := privateRedis(t)
+	h := setup(t, options{redis: rdb})
+	tenant := h.tenant("Acme")
+	const n = 30
+	for range n {
+		h.echo(tenant, map[string]any{"message": "survive"})
+	}
+	size, err := rdb.DBSize(context.Background()).Result()
+	testkit.Must(t, "dbsize", err)
+	if size == 0 {
+		t.Fatal("nothing was enqueued before the flush")
+	}
+	testkit.Must(t, "flushall", rdb.FlushAll(context.Background()).Err())
+	h.startWorker(8)
+	h.waitFinal(45 * time.Second)
+	var ok int
+	testkit.Must(t, "count", h.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE status = 'succeeded' AND attempt = 1`).Scan(&ok))
+	if ok != n {
+		t.Fatalf("%d of %d jobs succeeded on their first attempt after FLUSHALL", ok, n)
+	}
+	h.checkLedger()
+}
+
+// TestBusyTenantDoesNotStarveAnother queues 10,000 jobs of 100 ms for one
+// tenant and checks that another tenant's job, submitted after, starts
+// before more than the first tenant's cap of admitted jobs (plus what was
+// running) has started: admission, not arrival order, decides.
+func TestBusyTenantDoesNotStarveAnother(t *testing.T) {
+	const backlog, maxActive, concurrency = 10_000, 50, 10
+	h := setup(t, options{maxActive: maxActive})
+	busy, other := h.tenant("Busy"), h.tenant("Other")
+	stop := h.startWorker(concurrency)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < backlog; i += 16 {
+				h.echo(busy, map[string]any{"sleep_ms": 100})
+			}
+		}()
+	}
+	wg.Wait()
+	j := h.echo(other, map[string]any{"message": "me too"})
+	deadline := time.Now().Add(60 * time.Second)
+	var started *time.Time
+	for started == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		testkit.Must(t, "read job", h.db.Pool.QueryRow(context.Background(), `SELECT started_at FROM jobs WHERE id = $1`, j.ID).Scan(&started))
+	}
+	if started == nil {
+		t.Fatal("the other tenant's job never started")
+	}
+	var ahead int
+	testkit.Must(t, "count", h.db.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM jobs WHERE tenant_id = $1 AND started_at > $3 AND started_at < $2`, busy, *started, j.CreatedAt).Scan(&ahead))
+	t.Logf("the other tenant's job started %v after submit; %d of the busy tenant's jobs started in between",
+		started.Sub(j.CreatedAt).Round(time.Millisecond), ahead)
+	if ahead > maxActive+concurrency {
+		t.Fatalf("%d of the busy tenant's jobs started first, want at most its cap %d plus %d running", ahead, maxActive, concurrency)
+	}
+	stop()
+}
+
+// TestLedgerUnderRandomOutcomes runs many jobs that randomly succeed, fail,
+// retry, panic, are canceled or delivered twice (as after a crash between
+// the work and its acknowledgement), and checks that every tenant's balance
+// is the sum of its ledger and every job was reserved and settled once.
+func TestLedgerUnderRandomOutcomes(t *testing.T) {
+	h := setup(t, options{})
+	tenants := []string{h.tenant("A"), h.tenant("B"), h.tenant("C")}
+	h.startWorker(8)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var submitted []jobs.Job
+	for range 150 {
+		in := map[string]any{"sleep_ms": rng.IntN(40)}
+		switch r := rng.IntN(10); {
+		case r == 0:
+			in["panic"] = true
+		case r < 3:
+			in["fail_times"] = rng.IntN(7) // five attempts: six or more never succeed
+		}
+		submitted = append(submitted, h.echo(tenants[rng.IntN(len(tenants))], in))
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for _, j := range submitted {
+		switch r := rng.IntN(10); {
+		case r < 2:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+				if _, err := h.svc.Cancel(ctx, j.TenantID, j.ID); err != nil && !errors.Is(err, jobs.ErrFinal) {
+					t.Errorf("cancel %s: %v", j.ID, err)
+				}
+			}()
+		case r < 4:
+			wg.Add(1)
+			go func() { // a second delivery of the same task
+				defer wg.Done()
+				_ = h.svc.ProcessTask(ctx, asynq.NewTask(j.Kind, []byte(j.ID)))
+			}()
+		}
+	}
+	wg.Wait()
+	h.waitFinal(90 * time.Second)
+	h.checkLedger()
+
+	for _, tn := range tenants {
+		var succeeded int64
+		testkit.Must(t, "count", h.db.Pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status = 'succeeded'`, tn).Scan(&succeeded))
+		b, err := h.svc.Balance(ctx, tn)
+		testkit.Must(t, "balance", err)
+		if b.Balance != 100_000-succeeded || b.Reserved != 0 {
+			t.Errorf("tenant %s: balance %d reserved %d, want %d and 0 (%d succeeded at 1 credit)", tn, b.Balance, b.Reserved, 100_000-succeeded, succeeded)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kilnhq/kiln/identity"
+	"github.com/kilnhq/kiln/internal/testkit"
+	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/worker"
+)
+
+// harness is one test's engine over its own schema and queue namespace.
+type harness struct {
+	t     *testing.T
+	db    *testkit.DB
+	redis *redis.Client
+	opt   asynq.RedisConnOpt
+	ids   *identity.Service
+	svc   *jobs.Service
+	ns    string
+}
+
+type options struct {
+	maxActive int
+	redis     *redis.Client // a private Redis; the shared test Redis when nil
+}
+
+func setup(t *testing.T, o options) *harness {
+	t.Helper()
+	db := testkit.NewDB(t)
+	h := &harness{t: t, db: db}
+	if o.redis != nil {
+		h.redis = o.redis
+		h.ns = "kiln"
+		h.opt = asynq.RedisClientOpt{Addr: o.redis.Options().Addr}
+	} else {
+		rd := testkit.NewRedis(t)
+		h.redis = rd.Client
+		h.ns = testkit.Namespace(t, rd)
+		opt, err := asynq.ParseRedisURI(testkit.RedisURL())
+		testkit.Must(t, "redis url", err)
+		h.opt = opt
+	}
+	if o.maxActive == 0 {
+		o.maxActive = 100
+	}
+	log := testkit.Logger(t)
+	ids, err := identity.New(db.Pool, log, identity.Config{})
+	testkit.Must(t, "identity", err)
+	kinds := jobs.NewRegistry()
+	kinds.Register(jobs.EchoKind())
+	h.svc = jobs.New(db.Pool, h.redis, log, jobs.Config{Namespace: h.ns, PublicURL: "http://kiln.test",
+		SignupCredits: 100_000, TenantMaxActive: o.maxActive, RelayInterval: 200 * time.Millisecond}, kinds)
+	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, tn identity.Tenant) error { return h.svc.OpenAccount(ctx, tx, tn.ID) })
+	h.ids = ids
+	return h
+}
+
+// tenant creates a tenant with 100,000 credits and returns its id.
+func (h *harness) tenant(name string) string {
+	h.t.Helper()
+	tn, err := h.ids.CreateTenant(context.Background(), name, "")
+	testkit.Must(h.t, "create tenant", err)
+	return tn.ID
+}
+
+// startWorker runs a worker with the relay and cancel listener until the
+// returned stop is called (or the test ends).
+func (h *harness) startWorker(concurrency int) (stop func()) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	mux := worker.NewMux()
+	h.svc.Register(mux)
+	done := make(chan error, 1)
+	go h.svc.ListenForCancels(ctx)
+	go h.svc.RunRelay(ctx)
+	go func() {
+		done <- worker.Run(ctx, h.opt, worker.Config{Concurrency: concurrency, ShutdownGrace: 5 * time.Second,
+			Queues: jobs.Queues(h.ns), PollInterval: 10 * time.Millisecond,
+			RetryDelay: func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond }}, testkit.Discard(), mux)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("worker: %v", err)
+		}
+	}
+	h.t.Cleanup(stop)
+	return stop
+}
+
+// echo submits a system.echo job with input for tenantID.
+func (h *harness) echo(tenantID string, input map[string]any) jobs.Job {
+	h.t.Helper()
+	raw, err := json.Marshal(input)
+	testkit.Must(h.t, "encode input", err)
+	j, err := h.svc.Submit(context.Background(), jobs.SubmitRequest{TenantID: tenantID, Kind: "system.echo", Input: raw})
+	testkit.Must(h.t, "submit", err)
+	return j
+}
+
+// waitFinal waits until no job of the test is unfinished.
+func (h *harness) waitFinal(timeout time.Duration) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var open int
+		testkit.Must(h.t, "count open jobs", h.db.Pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM jobs WHERE status NOT IN ('succeeded', 'failed', 'canceled')`).Scan(&open))
+		if open == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d jobs still unfinished after %v", open, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkLedger asserts the credit invariants of CONVENTIONS.md section 2.
+func (h *harness) checkLedger() {
+	h.t.Helper()
+	ctx := context.Background()
+	checks := map[string]string{
+		"balance is not the sum of the ledger": `SELECT count(*) FROM credit_accounts a
+			WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM credit_ledger l WHERE l.tenant_id = a.tenant_id)`,
+		"job not reserved exactly once": `SELECT count(*) FROM jobs j
+			WHERE (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'reserve') <> 1`,
+		"final job not settled exactly once": `SELECT count(*) FROM jobs j WHERE j.status IN ('succeeded', 'failed', 'canceled')
+			AND (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'release') <> 1`,
+		"charge differs from reserve minus release": `SELECT count(*) FROM jobs j WHERE j.status IN ('succeeded', 'failed', 'canceled')
+			AND j.credits_charged <> -(SELECT sum(amount) FROM credit_ledger l WHERE l.job_id = j.id)`,
+		"reserved credits do not match open jobs": `SELECT count(*) FROM credit_accounts a WHERE a.reserved <>
+			(SELECT coalesce(sum(credits_reserved), 0) FROM jobs j WHERE j.tenant_id = a.tenant_id
+			 AND j.status NOT IN ('succeeded', 'failed', 'canceled'))`,
+	}
+	for what, q := range checks {
+		var bad int
+		testkit.Must(h.t, what, h.db.Pool.QueryRow(ctx, q).Scan(&bad))
+		if bad != 0 {
+			h.t.Errorf("%s: %d rows", what, bad)
+		}
+	}
+}
+
+// privateRedis starts a Redis server of the test's own on a free port, for
+// tests that flush or stop it.
+func privateRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	testkit.Must(t, "find a free port", err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	testkit.Must(t, "start redis-server (install it with make services)", cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	t.Cleanup(func() { c.Close() })
+	for i := 0; ; i++ {
+		if c.Ping(context.Background()).Err() == nil {
+			return c
+		}
+		if i > 100 {
+			t.Fatal("private redis-server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
