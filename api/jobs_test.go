@@ -420,3 +420,58 @@ func TestJobStatusListAndETag(t *testing.T) {
 		t.Fatalf("job-kinds lacks system.echo with its price and schema: %v", kinds)
 	}
 }
+
+func TestCreditAdministration(t *testing.T) {
+	b := setup(t)
+	acme := b.signup("Acme")
+	b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/auth/setup",
+		Body: map[string]string{"email": "root@example.com", "password": "password-123", "setup_token": testSetupToken}})
+	root := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]string{"email": "root@example.com", "password": "password-123"}}).JSON(t)["access_token"].(string)
+
+	granted := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/admin/tenants/" + acme.ID + "/credits", Auth: root,
+		Body: map[string]any{"amount": 400, "note": "welcome"}}).JSON(t)
+	if granted["balance"] != float64(500) {
+		t.Fatalf("balance after a grant of 400 = %v, want 500", granted["balance"])
+	}
+	b.expect(http.StatusUnprocessableEntity, req{Method: "POST", Path: "/api/v1/admin/tenants/" + acme.ID + "/credits", Auth: root, Body: map[string]any{"amount": 0}})
+	b.expect(http.StatusNotFound, req{Method: "POST", Path: "/api/v1/admin/tenants/ten_nope/credits", Auth: root, Body: map[string]any{"amount": 5}})
+	b.expect(http.StatusForbidden, req{Method: "POST", Path: "/api/v1/admin/tenants/" + acme.ID + "/credits", Auth: acme.Token, Body: map[string]any{"amount": 5}})
+
+	// Global prices, then a tenant override that wins for that tenant only.
+	b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/admin/costs", Auth: root, Body: map[string]any{"costs": map[string]int{"system.echo": 3}}})
+	b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/admin/costs", Auth: root, Body: map[string]any{"tenant_id": acme.ID, "costs": map[string]int{"system.echo": 7}}})
+	bad := b.expect(http.StatusUnprocessableEntity, req{Method: "PUT", Path: "/api/v1/admin/costs", Auth: root, Body: map[string]any{"costs": map[string]int{"nope": 1, "system.echo": -1}}})
+	if len(bad.Fields(t)) == 0 {
+		t.Fatalf("bad costs: %s", bad.Body)
+	}
+	global := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/admin/costs", Auth: root}).JSON(t)["data"].([]any)
+	if price := priceOf(global, "system.echo"); price != float64(3) {
+		t.Fatalf("global echo price = %v, want 3", price)
+	}
+	globex := b.signup("Globex")
+	if got := b.submit(acme, map[string]any{"kind": "system.echo"})["credits"].(map[string]any)["reserved"]; got != float64(7) {
+		t.Fatalf("Acme reserved %v, want its override 7", got)
+	}
+	if got := b.submit(globex, map[string]any{"kind": "system.echo"})["credits"].(map[string]any)["reserved"]; got != float64(3) {
+		t.Fatalf("Globex reserved %v, want the global 3", got)
+	}
+
+	// Only an owner sets the monthly limit.
+	admin, _ := b.member(acme, "admin")
+	b.expect(http.StatusForbidden, req{Method: "PUT", Path: "/api/v1/credits/monthly-limit", Auth: admin, Body: map[string]any{"monthly_limit": 5}})
+	lim := b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/credits/monthly-limit", Auth: acme.Token, Body: map[string]any{"monthly_limit": 50}}).JSON(t)
+	if lim["monthly_limit"] != float64(50) || lim["spent_this_month"] != float64(7) {
+		t.Fatalf("balance after setting a limit = %v", lim)
+	}
+	b.checkLedger()
+}
+
+func priceOf(costs []any, kind string) any {
+	for _, c := range costs {
+		if m := c.(map[string]any); m["kind"] == kind {
+			return m["credits"]
+		}
+	}
+	return nil
+}
