@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kilnhq/kiln/api"
@@ -22,7 +21,6 @@ import (
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
-	"github.com/kilnhq/kiln/worker"
 )
 
 const (
@@ -77,27 +75,7 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 
 // startWorker runs a worker (with the cancel listener and the relay) for
 // the bundle's namespace until the test ends.
-func (b *bundle) startWorker() {
-	b.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	mux := worker.NewMux()
-	b.jobs.Register(mux)
-	done := make(chan error, 1)
-	go b.jobs.ListenForCancels(ctx)
-	go b.jobs.RunRelay(ctx)
-	go func() {
-		done <- worker.Run(ctx, redisOpt(b.t), worker.Config{
-			Concurrency: 8, ShutdownGrace: 5 * time.Second, Queues: jobs.Queues(b.ns),
-			PollInterval: 10 * time.Millisecond, RetryDelay: func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond },
-		}, testkit.Logger(b.t), mux)
-	}()
-	b.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.t.Errorf("worker: %v", err)
-		}
-	})
-}
+func (b *bundle) startWorker() { testkit.StartWorker(b.t, b.jobs, b.ns, 8) }
 
 // response is a finished HTTP exchange.
 type response struct {
@@ -234,12 +212,6 @@ func (b *bundle) site(t tenant, slug string) string {
 	return res.JSON(b.t)["id"].(string)
 }
 
-func redisOpt(t *testing.T) asynq.RedisConnOpt {
-	opt, err := asynq.ParseRedisURI(testkit.RedisURL())
-	testkit.Must(t, "parse redis url", err)
-	return opt
-}
-
 // sleeperKind is a test kind with a short timeout whose handler waits until
 // its context ends, to exercise timeouts.
 func sleeperKind() jobs.Kind {
@@ -251,4 +223,14 @@ func sleeperKind() jobs.Kind {
 			return nil, ctx.Err()
 		},
 	}
+}
+
+// platformAdmin creates the first platform admin through setup and returns
+// their access token.
+func (b *bundle) platformAdmin() string {
+	b.t.Helper()
+	b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/auth/setup",
+		Body: map[string]string{"email": "root@example.com", "password": "password-123", "setup_token": testSetupToken}})
+	return b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login",
+		Body: map[string]string{"email": "root@example.com", "password": "password-123"}}).JSON(b.t)["access_token"].(string)
 }

@@ -424,10 +424,7 @@ func TestJobStatusListAndETag(t *testing.T) {
 func TestCreditAdministration(t *testing.T) {
 	b := setup(t)
 	acme := b.signup("Acme")
-	b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/auth/setup",
-		Body: map[string]string{"email": "root@example.com", "password": "password-123", "setup_token": testSetupToken}})
-	root := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login",
-		Body: map[string]string{"email": "root@example.com", "password": "password-123"}}).JSON(t)["access_token"].(string)
+	root := b.platformAdmin()
 
 	granted := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/admin/tenants/" + acme.ID + "/credits", Auth: root,
 		Body: map[string]any{"amount": 400, "note": "welcome"}}).JSON(t)

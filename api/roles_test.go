@@ -93,10 +93,7 @@ func TestUsersCRUD(t *testing.T) {
 func TestPlatformAdminManagesTenants(t *testing.T) {
 	b := setup(t)
 	acme := b.signup("Acme")
-	b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/auth/setup",
-		Body: map[string]string{"email": "root@example.com", "password": "password-123", "setup_token": testSetupToken}})
-	root := b.expect(http.StatusOK, req{Method: "POST", Path: "/api/v1/auth/login",
-		Body: map[string]string{"email": "root@example.com", "password": "password-123"}}).JSON(t)["access_token"].(string)
+	root := b.platformAdmin()
 
 	// A platform admin without a tenant has no tenant routes.
 	if res := b.expect(http.StatusForbidden, req{Method: "GET", Path: "/api/v1/sites", Auth: root}); res.ErrorCode(t) != "no_tenant" {

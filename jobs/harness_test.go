@@ -17,7 +17,6 @@ import (
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
-	"github.com/kilnhq/kiln/worker"
 )
 
 // harness is one test's engine over its own schema and queue namespace.
@@ -62,7 +61,9 @@ func setup(t *testing.T, o options) *harness {
 	kinds.Register(jobs.EchoKind())
 	h.svc = jobs.New(db.Pool, h.redis, log, jobs.Config{Namespace: h.ns, PublicURL: "http://kiln.test",
 		SignupCredits: 100_000, TenantMaxActive: o.maxActive, RelayInterval: 200 * time.Millisecond}, kinds)
-	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, tn identity.Tenant) error { return h.svc.OpenAccount(ctx, tx, tn.ID) })
+	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, tn identity.Tenant) error {
+		return h.svc.OpenAccount(ctx, tx, tn.ID)
+	})
 	h.ids = ids
 	return h
 }
@@ -79,30 +80,7 @@ func (h *harness) tenant(name string) string {
 // returned stop is called (or the test ends).
 func (h *harness) startWorker(concurrency int) (stop func()) {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	mux := worker.NewMux()
-	h.svc.Register(mux)
-	done := make(chan error, 1)
-	go h.svc.ListenForCancels(ctx)
-	go h.svc.RunRelay(ctx)
-	go func() {
-		done <- worker.Run(ctx, h.opt, worker.Config{Concurrency: concurrency, ShutdownGrace: 5 * time.Second,
-			Queues: jobs.Queues(h.ns), PollInterval: 10 * time.Millisecond,
-			RetryDelay: func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond }}, testkit.Discard(), mux)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			h.t.Errorf("worker: %v", err)
-		}
-	}
-	h.t.Cleanup(stop)
-	return stop
+	return testkit.StartWorkerOn(h.t, h.svc, h.opt, h.ns, concurrency)
 }
 
 // echo submits a system.echo job with input for tenantID.
