@@ -24,6 +24,7 @@ Usage:
   kiln dev                    migrate, then run api, worker and scheduler in one process
   kiln admin create --email E [--name N]
                               create a platform admin (password from KILN_ADMIN_PASSWORD or stdin)
+  kiln bench [-quick]         benchmark submit, end-to-end and start latency beside raw Asynq
   kiln version                print the version
   kiln env                    list the environment variables kiln reads
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string) error {
 		return runDev(ctx)
 	case "admin":
 		return runAdmin(ctx, args[1:])
+	case "bench":
+		return runBench(ctx, args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("kiln", version)
 		return nil
