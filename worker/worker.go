@@ -55,7 +55,7 @@ func Run(ctx context.Context, redis asynq.RedisConnOpt, cfg Config, log *slog.Lo
 		TaskCheckInterval:        cfg.PollInterval,
 		DelayedTaskCheckInterval: time.Second,
 		RetryDelayFunc:           cfg.RetryDelay,
-		Logger:          asynqLogger{log.With("component", "asynq")},
+		Logger:                   asynqLogger{log.With("component", "asynq")},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			log.WarnContext(ctx, "task failed", "type", t.Type(), "err", err)
 		}),
