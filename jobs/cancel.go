@@ -65,10 +65,7 @@ func (s *Service) cancelNow(ctx context.Context, tenantID, jobID string) (bool, 
 	if j.Status.Final() {
 		return false, nil
 	}
-	err = s.final(ctx, j, StatusCanceled, EventCanceled, func(tx pgx.Tx) (int64, error) {
-		return s.settle(ctx, tx, j, 0)
-	})
-	if err != nil {
+	if err := s.complete(completion{j: j, status: StatusCanceled}); err != nil {
 		return false, fmt.Errorf("cancel job %s: %w", jobID, err)
 	}
 	s.dropTask(j)

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -21,16 +20,11 @@ type Cost struct {
 // price returns the credits per unit of kind for tenantID: the tenant's
 // override, else the global entry of the cost table, else the kind's default.
 func price(ctx context.Context, q pg.Querier, tenantID string, k *Kind) (int64, error) {
-	var credits int64
-	err := q.QueryRow(ctx, `SELECT credits FROM job_costs WHERE kind = $1 AND tenant_id IN ($2, '')
-		ORDER BY tenant_id DESC LIMIT 1`, k.Name, tenantID).Scan(&credits)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return k.Price, nil
-	}
+	table, err := priceTable(ctx, q, []string{tenantID}, []prepared{{kind: k}})
 	if err != nil {
-		return 0, fmt.Errorf("look up price of %s: %w", k.Name, err)
+		return 0, err
 	}
-	return credits, nil
+	return table.of(tenantID, k), nil
 }
 
 // Costs lists the price of every kind for tenantID ("" for the global

@@ -54,6 +54,10 @@ type Service struct {
 	cfg    Config
 	kinds  *Registry
 	cancel *cancels
+
+	submits     *grouper[prepared, submitResult]
+	starts      *grouper[string, startResult]
+	completions *grouper[completion, error]
 }
 
 // New returns the engine over db and Redis, running kinds.
@@ -64,11 +68,15 @@ func New(db *pgxpool.Pool, rdb *redis.Client, log *slog.Logger, cfg Config, kind
 	if cfg.RelayInterval <= 0 {
 		cfg.RelayInterval = time.Second
 	}
-	return &Service{
+	s := &Service{
 		db: db, redis: rdb, log: log, cfg: cfg, kinds: kinds,
 		queue:  asynq.NewClientFromRedisClient(rdb),
 		cancel: newCancels(),
 	}
+	s.submits = newGrouper(1, 500, s.insertBatch)
+	s.starts = newGrouper(2, 500, s.startBatch)
+	s.completions = newGrouper(1, 500, s.completeBatch)
+	return s
 }
 
 // Kinds returns the registry of job kinds.

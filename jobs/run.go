@@ -121,47 +121,37 @@ func (s *Service) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	k, known := s.kinds.Get(j.Kind)
 	if !known {
-		return s.finishFailed(ctx, j, &Failure{Code: "unknown_kind", Message: "no worker here runs kind " + j.Kind, Retryable: true})
+		return s.finishFailed(j, &Failure{Code: "unknown_kind", Message: "no worker here runs kind " + j.Kind, Retryable: true})
 	}
 	result, usage, runErr := s.runHandler(ctx, k, j)
 	return s.finish(ctx, j, result, usage, runErr)
 }
 
-// start moves a job to running and counts the attempt. It reports false
-// when the job is final or gone, or was canceled while queued.
+// start moves a job to running and counts the attempt (grouped with other
+// deliveries). It reports false when the job is final or gone, or was
+// canceled while queued, in which case it ends the job canceled.
 func (s *Service) start(ctx context.Context, jobID string) (Job, bool, error) {
-	var j Job
-	var cancelRequested bool
-	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT cancel_requested FROM jobs WHERE id = $1 AND status IN ('queued', 'running', 'scheduled') FOR UPDATE`,
-			jobID).Scan(&cancelRequested)
-		if errors.Is(err, pgx.ErrNoRows) || cancelRequested {
-			return err
+	r := s.starts.do(jobID)
+	if r.err != nil || r.ok {
+		if r.ok {
+			s.announce(ctx, jobID)
 		}
-		if err != nil {
-			return err
-		}
-		j, err = s.scanJob(tx.QueryRow(ctx, `UPDATE jobs SET status = 'running', attempt = attempt + 1,
-				started_at = coalesce(started_at, now()), heartbeat_at = now(), admitted_at = coalesce(admitted_at, now()),
-				error_code = NULL, error_message = NULL, updated_at = now()
-			WHERE id = $1 RETURNING `+jobCols, jobID))
-		if err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, jobID, EventStarted, map[string]any{"status": StatusRunning, "attempt": j.Attempt})
-	})
+		return r.job, r.ok, r.err
+	}
+	var tenantID string
+	var requested bool
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, cancel_requested FROM jobs WHERE id = $1 AND status IN ('queued', 'running', 'scheduled')`,
+		jobID).Scan(&tenantID, &requested)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, false, nil
 	}
 	if err != nil {
-		return Job{}, false, err
+		return Job{}, false, fmt.Errorf("read job %s: %w", jobID, err)
 	}
-	if cancelRequested {
-		_, err := s.cancelNow(ctx, j.TenantID, jobID)
-		return Job{}, false, err
+	if requested {
+		_, err = s.cancelNow(ctx, tenantID, jobID)
 	}
-	s.announce(ctx, jobID)
-	return j, true, nil
+	return Job{}, false, err
 }
 
 // runHandler runs the handler with the kind's timeout, a cancel hook, a

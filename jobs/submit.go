@@ -5,16 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/kilnhq/kiln/internal/ids"
-	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/problem"
 )
 
@@ -117,68 +113,23 @@ func (s *Service) Estimate(ctx context.Context, req SubmitRequest) (Estimate, er
 	return Estimate{Kind: p.kind.Name, Units: p.units, Price: unit, Credits: unit * p.units}, nil
 }
 
-// Submit records a job and reserves its cost in one transaction, then
-// enqueues it when its tenant has room (fair admission) and it is due. A
-// job whose enqueue fails after commit is still run: the relay enqueues it.
+// Submit records a job and reserves its cost, then enqueues it when its
+// tenant has room (fair admission) and it is due. Concurrent submits share
+// one transaction (group commit); each gets its own answer. A job whose
+// enqueue fails after commit is still run: the relay enqueues it.
 func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 	p, err := s.prepare(req)
 	if err != nil {
 		return Job{}, err
 	}
-	var j Job
-	err = pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		j, err = s.insert(ctx, tx, p)
-		return err
-	})
-	if err != nil {
-		return Job{}, err
+	r := s.submits.do(p)
+	if r.err != nil {
+		return Job{}, r.err
 	}
-	if j.admitted {
-		s.enqueue(ctx, j)
+	if r.job.admitted {
+		s.enqueue(ctx, r.job)
 	}
-	return j, nil
-}
-
-func (s *Service) insert(ctx context.Context, tx pgx.Tx, p prepared) (Job, error) {
-	req := p.req
-	unit, err := price(ctx, tx, req.TenantID, p.kind)
-	if err != nil {
-		return Job{}, err
-	}
-	cost := unit * p.units
-	id := ids.New("job")
-	status, runAt := StatusQueued, time.Now()
-	if req.RunAt != nil && req.RunAt.After(runAt) {
-		status, runAt = StatusScheduled, *req.RunAt
-	}
-	admit := false
-	if status == StatusQueued {
-		if admit, err = s.hasRoom(ctx, tx, req.TenantID); err != nil {
-			return Job{}, err
-		}
-	}
-	j, err := s.scanJob(tx.QueryRow(ctx, `INSERT INTO jobs (id, tenant_id, site_id, kind, status, priority, input,
-			max_attempts, timeout_ms, run_at, credits_reserved, webhook, webhook_events, metadata, retry_of, created_by, admitted_at)
-		VALUES ($1, $2, nullif($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''), $13, $14, nullif($15, ''), nullif($16, ''),
-			CASE WHEN $17 THEN now() END)
-		RETURNING `+jobCols,
-		id, req.TenantID, req.SiteID, p.kind.Name, status, req.Priority, p.input,
-		p.kind.MaxAttempts, p.kind.Timeout.Milliseconds(), runAt, cost, req.Webhook, nonNil(req.WebhookEvents), req.Metadata,
-		req.RetryOf, req.CreatedBy, admit))
-	if pg.IsForeignKeyViolation(err) {
-		return Job{}, problem.NotFoundf("site")
-	}
-	if err != nil {
-		return Job{}, fmt.Errorf("insert job: %w", err)
-	}
-	if err := reserve(ctx, tx, req.TenantID, id, cost); err != nil {
-		return Job{}, err
-	}
-	typ := EventQueued
-	if status == StatusScheduled {
-		typ = EventScheduled
-	}
-	return j, addEvent(ctx, tx, id, typ, map[string]any{"status": status, "run_at": runAt})
+	return r.job, nil
 }
 
 func nonNil(s []string) []string {
@@ -186,19 +137,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// hasRoom reports whether the tenant has fewer admitted, unfinished jobs
-// than its cap. Concurrent submits may pass the cap by a few; it is a
-// fairness bound, not a hard limit.
-func (s *Service) hasRoom(ctx context.Context, q pg.Querier, tenantID string) (bool, error) {
-	var active int
-	err := q.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM jobs WHERE tenant_id = $1
-		AND admitted_at IS NOT NULL AND status IN ('queued', 'running') LIMIT $2) a`, tenantID, s.cfg.TenantMaxActive).Scan(&active)
-	if err != nil {
-		return false, fmt.Errorf("count active jobs of %s: %w", tenantID, err)
-	}
-	return active < s.cfg.TenantMaxActive, nil
 }
 
 // enqueue hands an admitted job to Asynq, with the job id as the TaskID so

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,8 +35,13 @@ func Connect(ctx context.Context, url string, opts Options) (*pgxpool.Pool, erro
 	if opts.SearchPath != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.SearchPath
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		// pgx's default (4 on a small machine) queues API requests behind
+		// each other; group commit keeps the number of writers low anyway.
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		// Times leave the API in UTC (RFC 3339 with Z), whatever the

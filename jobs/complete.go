@@ -1,0 +1,167 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// completion is a job's final outcome, waiting to be written.
+type completion struct {
+	j       Job
+	status  Status
+	result  []byte // JSON, for succeeded
+	code    string // for failed
+	message string
+	charge  int64
+}
+
+// complete writes a job's final outcome, grouped with other workers'
+// outcomes into one statement (group commit).
+func (s *Service) complete(c completion) error {
+	if c.charge > c.j.Credits.Reserved {
+		s.log.Error("pricing bug: usage beyond the reservation; charging the reservation",
+			"job_id", c.j.ID, "kind", c.j.Kind, "reserved", c.j.Credits.Reserved, "usage", c.charge)
+		c.charge = c.j.Credits.Reserved
+	}
+	c.charge = max(c.charge, 0)
+	return s.completions.do(c)
+}
+
+// completeBatch ends a batch of jobs in one statement: each job that is not
+// final yet gets its status (canceled instead, if a cancel was requested
+// meanwhile), result or error and charge; its reservation is settled with a
+// release entry (the unique key per job and entry makes this happen once);
+// each tenant's credit row is updated once for the whole batch; and the
+// final events are recorded. Then listeners are told and each tenant's
+// waiting jobs are admitted in place of the finished ones.
+func (s *Service) completeBatch(items []completion) []error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := len(items)
+	ids, statuses, results, codes, messages := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	charges := make([]int64, n)
+	for i, c := range items {
+		ids[i], statuses[i], results[i], codes[i], messages[i], charges[i] = c.j.ID, string(c.status), string(c.result), c.code, c.message, c.charge
+	}
+	rows, err := s.db.Query(ctx, completeSQL, ids, statuses, results, codes, messages, charges)
+	var finished map[string]int
+	if err == nil {
+		finished, err = finishedTenants(rows)
+	}
+	out := make([]error, n)
+	if err != nil {
+		err = fmt.Errorf("record the outcome of %d jobs: %w", n, err)
+		for i := range out {
+			out[i] = err
+		}
+		return out
+	}
+	for _, c := range items {
+		s.announce(ctx, c.j.ID)
+	}
+	for tenant, count := range finished {
+		s.admitNext(ctx, tenant, count)
+	}
+	return out
+}
+
+func finishedTenants(rows pgx.Rows) (map[string]int, error) {
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var tenant string
+		if err := rows.Scan(&tenant); err != nil {
+			return nil, err
+		}
+		out[tenant]++
+	}
+	return out, rows.Err()
+}
+
+const completeSQL = `
+WITH v AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+		AS v(id, status, result, code, message, charge)
+), u AS (
+	UPDATE jobs j SET
+		status = CASE WHEN j.cancel_requested THEN 'canceled' ELSE v.status END,
+		result = CASE WHEN NOT j.cancel_requested AND v.status = 'succeeded' THEN v.result::jsonb ELSE j.result END,
+		progress = CASE WHEN NOT j.cancel_requested AND v.status = 'succeeded' THEN 100 ELSE j.progress END,
+		error_code = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.code END,
+		error_message = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.message END,
+		credits_charged = CASE WHEN j.cancel_requested THEN 0 ELSE least(v.charge, j.credits_reserved) END,
+		finished_at = now(), updated_at = now()
+	FROM v
+	WHERE j.id = v.id AND j.status NOT IN ('succeeded', 'failed', 'canceled')
+	RETURNING j.id, j.tenant_id, j.status, j.credits_reserved, j.credits_charged
+), l AS (
+	INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)
+	SELECT tenant_id, id, 'release', credits_reserved - credits_charged FROM u
+	ON CONFLICT (job_id, entry) WHERE job_id IS NOT NULL DO NOTHING
+	RETURNING tenant_id, job_id, amount
+), a AS (
+	UPDATE credit_accounts c SET
+		balance = c.balance + x.released,
+		reserved = c.reserved - x.reserved,
+		month_spent = CASE WHEN c.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+			THEN greatest(c.month_spent - x.released, 0) ELSE c.month_spent END,
+		updated_at = now()
+	FROM (SELECT l.tenant_id, sum(l.amount) AS released, sum(u.credits_reserved) AS reserved
+	      FROM l JOIN u ON u.id = l.job_id GROUP BY l.tenant_id) x
+	WHERE c.tenant_id = x.tenant_id
+), e AS (
+	INSERT INTO job_events (job_id, type, data)
+	SELECT id, 'job.' || status, jsonb_build_object('status', status, 'credits_charged', credits_charged) FROM u
+)
+SELECT tenant_id FROM u`
+
+// startBatch moves a batch of delivered jobs to running in one statement,
+// counting each attempt and recording job.started. Jobs that are final, gone
+// or canceled while queued are left out of the answer.
+func (s *Service) startBatch(ids []string) []startResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := make([]startResult, len(ids))
+	rows, err := s.db.Query(ctx, `WITH s AS (
+			UPDATE jobs SET status = 'running', attempt = attempt + 1,
+				started_at = coalesce(started_at, now()), heartbeat_at = now(), admitted_at = coalesce(admitted_at, now()),
+				error_code = NULL, error_message = NULL, updated_at = now()
+			WHERE id = ANY($1) AND status IN ('queued', 'running', 'scheduled') AND NOT cancel_requested
+			RETURNING `+jobCols+`
+		), e AS (
+			INSERT INTO job_events (job_id, type, data)
+			SELECT id, 'job.started', jsonb_build_object('status', 'running', 'attempt', attempt) FROM s
+		)
+		SELECT * FROM s`, ids)
+	if err != nil {
+		for i := range out {
+			out[i].err = fmt.Errorf("start jobs: %w", err)
+		}
+		return out
+	}
+	started, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return s.scanJob(r) })
+	if err != nil {
+		for i := range out {
+			out[i].err = fmt.Errorf("start jobs: %w", err)
+		}
+		return out
+	}
+	byID := make(map[string]Job, len(started))
+	for _, j := range started {
+		byID[j.ID] = j
+	}
+	for i, id := range ids {
+		out[i].job, out[i].ok = byID[id]
+	}
+	return out
+}
+
+// startResult is one job's answer from startBatch.
+type startResult struct {
+	job Job
+	ok  bool
+	err error
+}
