@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,6 +90,13 @@ func TestJobRunsAndIsChargedOnce(t *testing.T) {
 	}
 	if j["status"] != "queued" || j["credits"].(map[string]any)["reserved"] != float64(1) {
 		t.Fatalf("submitted job = %v", j)
+	}
+	// The 202 answer shows the job as it is stored.
+	stored := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs/" + id, Auth: acme.Token}).JSON(t)
+	for _, field := range []string{"id", "kind", "input", "metadata", "priority", "run_at", "created_at", "max_attempts", "webhook_events", "site_id", "urls"} {
+		if got, want := fmt.Sprint(j[field]), fmt.Sprint(stored[field]); got != want {
+			t.Errorf("submit answered %s = %s, stored %s", field, got, want)
+		}
 	}
 	done := b.await(acme, id)
 	if done["status"] != "succeeded" || done["result"].(map[string]any)["message"] != "hello" || done["progress"] != float64(100) {

@@ -301,7 +301,7 @@ func (r *jobRows) add(i int, it prepared, cost int64, status Status, runAt time.
 	r.maxAttempts = append(r.maxAttempts, int32(it.kind.MaxAttempts))
 	r.timeoutMS = append(r.timeoutMS, it.kind.Timeout.Milliseconds())
 	r.cost = append(r.cost, cost)
-	r.runAt = append(r.runAt, runAt)
+	r.runAt = append(r.runAt, runAt.Truncate(time.Microsecond)) // Postgres keeps microseconds
 	r.admitted = append(r.admitted, admit)
 }
 
@@ -319,7 +319,7 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 			$10::text[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::bool[])
 			AS v(id, tenant, site, kind, status, priority, input, webhook, events, metadata, retry_of, created_by,
 			     max_attempts, timeout_ms, cost, run_at, admitted)
-		RETURNING `+jobCols,
+		RETURNING id, created_at`,
 		r.id, r.tenant, r.site, r.kind, r.status, r.priority, r.input, r.webhook, r.events,
 		r.metadata, r.retryOf, r.createdBy, r.maxAttempts, r.timeoutMS, r.cost, r.runAt, r.admitted)
 	b.Queue(`INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)
@@ -345,8 +345,16 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 	if err != nil {
 		return nil, fmt.Errorf("insert jobs: %w", err)
 	}
-	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Job, error) { return s.scanJob(row) })
-	if err != nil {
+	created := make(map[string]time.Time, len(r.id))
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("insert jobs: %w", err)
+		}
+		created[id] = at
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("insert jobs: %w", err)
 	}
 	if _, err := br.Exec(); err != nil {
@@ -362,11 +370,32 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 	if tag.RowsAffected() != int64(len(charged)) {
 		return nil, errRaced
 	}
-	out := make(map[string]Job, len(jobs))
-	for _, j := range jobs {
-		out[j.ID] = j
+	out := make(map[string]Job, len(r.id))
+	for k, id := range r.id {
+		out[id] = s.newJob(r, k, created[id])
 	}
 	return out, nil
+}
+
+// newJob is the k-th inserted job as Get would read it back.
+func (s *Service) newJob(r *jobRows, k int, createdAt time.Time) Job {
+	j := Job{
+		ID: r.id[k], TenantID: r.tenant[k], Kind: r.kind[k], Status: Status(r.status[k]), Priority: Priority(r.priority[k]),
+		Input: json.RawMessage(r.input[k]), Metadata: json.RawMessage(r.metadata[k]), MaxAttempts: int(r.maxAttempts[k]),
+		RunAt: r.runAt[k].UTC(), CreatedAt: createdAt, UpdatedAt: createdAt, Credits: Credits{Reserved: r.cost[k]},
+		Webhook: nilIfEmpty(r.webhook[k]), SiteID: nilIfEmpty(r.site[k]), RetryOf: nilIfEmpty(r.retryOf[k]),
+		admitted: r.admitted[k], timeout: time.Duration(r.timeoutMS[k]) * time.Millisecond,
+	}
+	_ = json.Unmarshal([]byte(r.events[k]), &j.WebhookEvents)
+	j.URLs = s.urls(j.ID)
+	return j
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // reservingTenants are the tenants the batch takes credits from.

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,9 +61,7 @@ func (s *Service) completeBatch(items []completion) []error {
 		}
 		return out
 	}
-	for _, c := range items {
-		s.announce(ctx, c.j.ID)
-	}
+	s.announceAll(ctx, ids)
 	for tenant, count := range finished {
 		s.admitNext(ctx, tenant, count)
 	}
@@ -156,6 +156,7 @@ func (s *Service) startBatch(ids []string) []startResult {
 	for i, id := range ids {
 		out[i].job, out[i].ok = byID[id]
 	}
+	s.announceAll(ctx, slices.Collect(maps.Keys(byID)))
 	return out
 }
 

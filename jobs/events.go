@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kilnhq/kiln/internal/pg"
 )
@@ -69,6 +70,22 @@ func (s *Service) channel(jobID string) string { return s.cfg.Namespace + ":job:
 func (s *Service) announce(ctx context.Context, jobID string) {
 	if err := s.redis.Publish(ctx, s.channel(jobID), "changed").Err(); err != nil {
 		s.log.WarnContext(ctx, "announce job change", "job_id", jobID, "err", err)
+	}
+}
+
+// announceAll announces several jobs in one Redis round trip.
+func (s *Service) announceAll(ctx context.Context, jobIDs []string) {
+	if len(jobIDs) == 0 {
+		return
+	}
+	_, err := s.redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range jobIDs {
+			p.Publish(ctx, s.channel(id), "changed")
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "announce job changes", "jobs", len(jobIDs), "err", err)
 	}
 }
 

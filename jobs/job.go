@@ -107,9 +107,14 @@ func (s *Service) scanJob(row pgx.Row) (Job, error) {
 		j.Error = &JobError{Code: *code, Message: deref(msg)}
 	}
 	j.timeout = time.Duration(timeoutMS) * time.Millisecond
-	base := s.cfg.PublicURL + "/api/v1/jobs/" + j.ID
-	j.URLs = URLs{Self: base, Cancel: base + "/cancel", Events: base + "/events"}
+	j.URLs = s.urls(j.ID)
 	return j, nil
+}
+
+// urls are a job's links.
+func (s *Service) urls(id string) URLs {
+	base := s.cfg.PublicURL + "/api/v1/jobs/" + id
+	return URLs{Self: base, Cancel: base + "/cancel", Events: base + "/events"}
 }
 
 func deref(s *string) string {

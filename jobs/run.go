@@ -133,9 +133,6 @@ func (s *Service) ProcessTask(ctx context.Context, t *asynq.Task) error {
 func (s *Service) start(ctx context.Context, jobID string) (Job, bool, error) {
 	r := s.starts.do(jobID)
 	if r.err != nil || r.ok {
-		if r.ok {
-			s.announce(ctx, jobID)
-		}
 		return r.job, r.ok, r.err
 	}
 	var tenantID string

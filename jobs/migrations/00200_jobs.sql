@@ -35,7 +35,6 @@ CREATE TABLE jobs (
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX jobs_tenant_idx ON jobs (tenant_id, id DESC);
-CREATE INDEX jobs_tenant_status_idx ON jobs (tenant_id, status, id DESC);
 -- What the relay and the admitter scan: work that is not final yet.
 CREATE INDEX jobs_open_idx ON jobs (status, priority, id) WHERE status IN ('scheduled', 'queued', 'running');
 CREATE INDEX jobs_waiting_idx ON jobs (tenant_id, priority_rank, id) WHERE status = 'queued' AND admitted_at IS NULL;
