@@ -49,7 +49,7 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	log := testkit.Logger(t)
 	ids, err := identity.New(db.Pool, log, identity.Config{
 		JWTSecret: testSecret, Issuer: "kiln", Audience: "kiln-api",
-		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour,
+		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, APIKeyCacheTTL: 2 * time.Second,
 	})
 	testkit.Must(t, "identity", err)
 	ns := testkit.Namespace(t, rd)

@@ -152,18 +152,27 @@ func (s *Service) RevokeAPIKey(ctx context.Context, tenantID, id string) error {
 	if tag.RowsAffected() == 0 {
 		return problem.NotFoundf("api_key")
 	}
+	s.keys.forget(id)
 	return nil
 }
 
 func (s *Service) authenticateAPIKey(ctx context.Context, secret string) (Principal, error) {
+	hash := hashSecret(secret)
+	if e, ok := s.keys.get(string(hash)); ok {
+		if s.touchAPIKey(ctx, e.p.ID, e.lastUsed) {
+			now := time.Now()
+			s.keys.put(string(hash), e.p, &now, &e.until)
+		}
+		return e.p, nil
+	}
 	p := Principal{Kind: KindAPIKey}
 	var createdBy *string
 	var status string
-	var lastUsed *time.Time
-	err := s.db.QueryRow(ctx, `SELECT k.id, k.name, k.tenant_id, k.scopes, k.created_by, k.last_used_at, t.status
+	var lastUsed, expires *time.Time
+	err := s.db.QueryRow(ctx, `SELECT k.id, k.name, k.tenant_id, k.scopes, k.created_by, k.last_used_at, k.expires_at, t.status
 		FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`, hashSecret(secret),
-	).Scan(&p.ID, &p.Name, &p.TenantID, &p.Scopes, &createdBy, &lastUsed, &status)
+		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`, hash,
+	).Scan(&p.ID, &p.Name, &p.TenantID, &p.Scopes, &createdBy, &lastUsed, &expires, &status)
 	if isNoRows(err) {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -177,17 +186,23 @@ func (s *Service) authenticateAPIKey(ctx context.Context, secret string) (Princi
 		p.UserID = *createdBy
 	}
 	p.Role = roleOfScopes(p.Scopes)
-	s.touchAPIKey(ctx, p.ID, lastUsed)
+	if s.touchAPIKey(ctx, p.ID, lastUsed) {
+		now := time.Now()
+		lastUsed = &now
+	}
+	s.keys.put(string(hash), p, lastUsed, expires)
 	return p, nil
 }
 
 // touchAPIKey records last_used_at at most once a minute, so a busy key does
-// not cost a write per request.
-func (s *Service) touchAPIKey(ctx context.Context, id string, lastUsed *time.Time) {
+// not cost a write per request. It reports whether it wrote.
+func (s *Service) touchAPIKey(ctx context.Context, id string, lastUsed *time.Time) bool {
 	if lastUsed != nil && time.Since(*lastUsed) < time.Minute {
-		return
+		return false
 	}
 	if _, err := s.db.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, id); err != nil {
 		s.log.WarnContext(ctx, "record api key use", "api_key_id", id, "err", err)
+		return false
 	}
+	return true
 }

@@ -45,6 +45,9 @@ type Config struct {
 	Issuer, Audience   string
 	AccessTTL          time.Duration
 	RefreshTTL         time.Duration
+	// APIKeyCacheTTL is how long a resolved API key is trusted without
+	// asking the database again (zero: always ask).
+	APIKeyCacheTTL time.Duration
 }
 
 // Service is the identity store and token issuer.
@@ -53,6 +56,7 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	tokens *tokenKeys
+	keys   *authCache
 
 	tenantHooks []TenantHook
 }
@@ -63,7 +67,7 @@ func New(db *pgxpool.Pool, log *slog.Logger, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, log: log, cfg: cfg, tokens: keys}, nil
+	return &Service{db: db, log: log, cfg: cfg, tokens: keys, keys: newAuthCache(cfg.APIKeyCacheTTL)}, nil
 }
 
 // Role is what a principal may do within its tenant.

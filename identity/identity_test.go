@@ -114,3 +114,33 @@ func TestSetupTokenIsStableAndOneTime(t *testing.T) {
 		t.Fatalf("setup token after setup = %q, want none", tok)
 	}
 }
+
+// TestAPIKeyCacheHonoursRevocation: a process forgets a key it revoked at
+// once; another process stops accepting it when its cache entry ends.
+func TestAPIKeyCacheHonoursRevocation(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.NewDB(t)
+	cfg := identity.Config{JWTSecret: testSecret, Issuer: "kiln", Audience: "kiln-api",
+		AccessTTL: time.Minute, RefreshTTL: time.Hour, APIKeyCacheTTL: 300 * time.Millisecond}
+	a, err := identity.New(db.Pool, testkit.Logger(t), cfg)
+	testkit.Must(t, "service a", err)
+	b, err := identity.New(db.Pool, testkit.Logger(t), cfg)
+	testkit.Must(t, "service b", err)
+	owner, tenant, err := a.Signup(ctx, identity.SignupInput{Email: "o@example.com", Password: "password1", TenantName: "Acme"})
+	testkit.Must(t, "signup", err)
+	by := identity.Principal{TenantID: tenant.ID, UserID: owner.ID, Role: identity.RoleOwner}
+	k, secret, err := a.CreateAPIKey(ctx, by, identity.NewAPIKey{Name: "k"})
+	testkit.Must(t, "create key", err)
+	for _, s := range []*identity.Service{a, b} {
+		_, err := s.Authenticate(ctx, secret)
+		testkit.Must(t, "authenticate", err)
+	}
+	testkit.Must(t, "revoke", a.RevokeAPIKey(ctx, tenant.ID, k.ID))
+	if _, err := a.Authenticate(ctx, secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Fatalf("revoking process still accepts the key: %v", err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if _, err := b.Authenticate(ctx, secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Fatalf("other process accepts the key after its cache entry ended: %v", err)
+	}
+}

@@ -145,6 +145,9 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, name *string, sta
 	if err != nil {
 		return Tenant{}, fmt.Errorf("update tenant %s: %w", id, err)
 	}
+	if status != "" {
+		s.keys.forget("") // cached keys carry no tenant status: drop them all
+	}
 	return t, nil
 }
 

@@ -71,7 +71,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 	ids, err := identity.New(db, log, identity.Config{
 		JWTSecret: cfg.JWTSecret, JWTPreviousSecrets: cfg.JWTPreviousSecrets,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
-		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, APIKeyCacheTTL: cfg.APIKeyCacheTTL,
 	})
 	if err != nil {
 		db.Close()

@@ -77,6 +77,8 @@ type Config struct {
 	RelayInterval time.Duration
 	// DiagnosticKinds registers system.echo.
 	DiagnosticKinds bool
+	// APIKeyCacheTTL is how long an API process trusts a resolved API key.
+	APIKeyCacheTTL time.Duration
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -110,6 +112,7 @@ func Vars() []Var {
 		{"KILN_SIGNUP_CREDITS", "100", "Credits granted to every new tenant."},
 		{"KILN_TENANT_MAX_ACTIVE", "100", "Most jobs of one tenant in the queues at once; the rest wait in Postgres (fairness)."},
 		{"KILN_RELAY_INTERVAL", "1s", "How often the relay admits waiting jobs and re-enqueues jobs Redis lost."},
+		{"KILN_API_KEY_CACHE_TTL", "2s", "How long an API process trusts a resolved API key before asking Postgres again (0 turns it off); revocation in another process takes effect within it."},
 		{"KILN_DIAGNOSTIC_KINDS", "false", "Register the diagnostic kind system.echo (tests, benchmarks, smoke checks)."},
 	}
 }
@@ -145,6 +148,7 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		TenantMaxActive:    r.positiveInt("KILN_TENANT_MAX_ACTIVE"),
 		RelayInterval:      r.duration("KILN_RELAY_INTERVAL"),
 		DiagnosticKinds:    r.boolean("KILN_DIAGNOSTIC_KINDS"),
+		APIKeyCacheTTL:     r.nonNegativeDuration("KILN_API_KEY_CACHE_TTL"),
 	}
 	r.check("DATABASE_URL", validURL(c.DatabaseURL, "postgres", "postgresql"))
 	r.check("REDIS_URL", validURL(c.RedisURL, "redis", "rediss"))
@@ -235,6 +239,18 @@ func (r *reader) duration(name string) time.Duration {
 	d, err := time.ParseDuration(r.str(name))
 	if err != nil || d <= 0 {
 		r.fail(name, fmt.Errorf("must be a positive duration such as 15m or 30s, got %q", r.str(name)))
+	}
+	return d
+}
+
+func (r *reader) nonNegativeDuration(name string) time.Duration {
+	raw := r.str(name)
+	if raw == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 {
+		r.fail(name, fmt.Errorf("must be a duration such as 2s, or 0, got %q", raw))
 	}
 	return d
 }
