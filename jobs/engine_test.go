@@ -137,3 +137,45 @@ func TestLedgerUnderRandomOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// TestAsynqCancelEndsTheJobCanceled cancels a running task the way asynqmon
+// does (Inspector.CancelProcessing). Asynq then retries the task whatever
+// the handler returns; the job must still end canceled and not run again.
+func TestAsynqCancelEndsTheJobCanceled(t *testing.T) {
+	h := setup(t, options{})
+	tenant := h.tenant("Acme")
+	h.startWorker(4)
+	j := h.echo(tenant, map[string]any{"sleep_ms": 30000, "progress_steps": 30})
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := h.svc.Get(ctx, tenant, j.ID)
+		testkit.Must(t, "get", err)
+		if got.Status == jobs.StatusRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never started: %s", got.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	insp := asynq.NewInspectorFromRedisClient(h.redis)
+	testkit.Must(t, "cancel processing", insp.CancelProcessing(j.ID))
+	h.waitFinal(20 * time.Second)
+	// Wait for Asynq's redelivery to be acknowledged: then it holds no task.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := insp.GetTaskInfo(h.svc.Queue(jobs.PriorityNormal), j.ID)
+		if errors.Is(err, asynq.ErrTaskNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Asynq still holds the canceled task: %v", err)
+		}
+	}
+	got, err := h.svc.Get(ctx, tenant, j.ID)
+	testkit.Must(t, "get", err)
+	if got.Status != jobs.StatusCanceled || got.Attempt != 1 || *got.Credits.Charged != 0 {
+		t.Fatalf("job after asynq's cancel: %s, attempt %d, charged %d; want canceled, 1, 0", got.Status, got.Attempt, *got.Credits.Charged)
+	}
+	h.checkLedger()
+}

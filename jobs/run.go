@@ -171,8 +171,15 @@ func (s *Service) runHandler(ctx context.Context, k *Kind, j Job) (result any, u
 		}
 	}()
 	result, err = k.Handler(ctx, run)
-	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		err = cause // the handler stopped because we stopped it
+	switch cause := context.Cause(ctx); {
+	case err == nil || cause == nil:
+	case errors.Is(cause, context.Canceled):
+		// Asynq canceled the task (asynqmon's cancel, say): a cancel like
+		// ours. Asynq will deliver it again, and that delivery sees the
+		// job final and is acknowledged without running.
+		err = errCanceled
+	default:
+		err = cause // our timeout or cancel stopped the handler
 	}
 	return result, usage, err
 }
