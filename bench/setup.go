@@ -167,7 +167,7 @@ func (e *env) startWorker(ctx context.Context) (stop func() error, err error) {
 	wg.Go(func() {
 		runErr = worker.Run(ctx, e.cfg.RedisOpt, worker.Config{
 			Concurrency: e.cfg.WorkerConcurrency, ShutdownGrace: e.cfg.ShutdownGrace, Queues: jobs.Queues(e.cfg.Namespace),
-			PollInterval: e.cfg.PollInterval, RetryDelay: jobs.RetryDelay,
+			PollInterval: e.cfg.PollInterval, RetryDelay: jobs.RetryDelay, OnShutdown: e.jobs.Drain,
 		}, e.log, mux)
 	})
 	var once sync.Once

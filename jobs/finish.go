@@ -23,6 +23,9 @@ func (s *Service) finish(ctx context.Context, j Job, result any, usage int64, ru
 	if errors.Is(runErr, errCanceled) {
 		return s.complete(completion{j: j, status: StatusCanceled})
 	}
+	if errors.Is(runErr, errGivenBack) {
+		return runErr // Asynq has requeued the task; nothing to record
+	}
 	if runErr == nil {
 		raw, err := json.Marshal(result)
 		if err != nil {

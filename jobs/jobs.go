@@ -10,6 +10,7 @@ package jobs
 import (
 	"embed"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,6 +55,9 @@ type Service struct {
 	cfg    Config
 	kinds  *Registry
 	cancel *cancels
+	// draining is set when this process's worker shuts down: a handler
+	// whose context Asynq cancels then is being given back, not canceled.
+	draining atomic.Bool
 
 	submits     *grouper[prepared, submitResult]
 	starts      *grouper[string, startResult]
@@ -78,6 +82,11 @@ func New(db *pgxpool.Pool, rdb *redis.Client, log *slog.Logger, cfg Config, kind
 	s.completions = newGrouper(1, 500, s.completeBatch)
 	return s
 }
+
+// Drain tells the engine that this process's worker is shutting down, so
+// handlers that Asynq stops after the grace period leave their jobs to run
+// again rather than ending them canceled.
+func (s *Service) Drain() { s.draining.Store(true) }
 
 // Kinds returns the registry of job kinds.
 func (s *Service) Kinds() *Registry { return s.kinds }

@@ -96,8 +96,9 @@ func (c *cancels) cancel(id string) bool {
 
 // Causes of a handler's context ending that the engine tells apart.
 var (
-	errCanceled = errors.New("job canceled")
-	errTimeout  = errors.New("job timed out")
+	errCanceled  = errors.New("job canceled")
+	errGivenBack = errors.New("job given back to the queue at shutdown")
+	errTimeout   = errors.New("job timed out")
 )
 
 // Register adds the engine's task handler to mux for every kind.
@@ -173,6 +174,10 @@ func (s *Service) runHandler(ctx context.Context, k *Kind, j Job) (result any, u
 	result, err = k.Handler(ctx, run)
 	switch cause := context.Cause(ctx); {
 	case err == nil || cause == nil:
+	case errors.Is(cause, context.Canceled) && s.draining.Load():
+		// Asynq gave the task back at shutdown: the job stays running in
+		// Postgres and its next delivery runs it again.
+		err = errGivenBack
 	case errors.Is(cause, context.Canceled):
 		// Asynq canceled the task (asynqmon's cancel, say): a cancel like
 		// ours. Asynq will deliver it again, and that delivery sees the

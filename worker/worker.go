@@ -32,6 +32,10 @@ type Config struct {
 	PollInterval time.Duration
 	// RetryDelay is the backoff before a failed task is tried again.
 	RetryDelay asynq.RetryDelayFunc
+	// OnShutdown, if set, is called when draining begins, before Asynq
+	// stops fetching; handlers still running past the grace period are
+	// canceled by Asynq and their tasks returned to the queue.
+	OnShutdown func()
 }
 
 // Mux routes task types to handlers.
@@ -66,6 +70,9 @@ func Run(ctx context.Context, redis asynq.RedisConnOpt, cfg Config, log *slog.Lo
 	log.InfoContext(ctx, "worker started", "concurrency", cfg.Concurrency)
 	<-ctx.Done()
 	log.Info("worker draining", "grace", cfg.ShutdownGrace.String())
+	if cfg.OnShutdown != nil {
+		cfg.OnShutdown()
+	}
 	srv.Shutdown()
 	log.Info("worker stopped")
 	return nil

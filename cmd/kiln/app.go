@@ -167,7 +167,8 @@ func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
 
 func (a *app) workerConfig() worker.Config {
 	return worker.Config{Concurrency: a.cfg.WorkerConcurrency, ShutdownGrace: a.cfg.ShutdownGrace,
-		Queues: jobs.Queues(a.cfg.Namespace), PollInterval: a.cfg.WorkerPollInterval, RetryDelay: jobs.RetryDelay}
+		Queues: jobs.Queues(a.cfg.Namespace), PollInterval: a.cfg.WorkerPollInterval, RetryDelay: jobs.RetryDelay,
+		OnShutdown: a.jobs.Drain}
 }
 
 // runWorker serves jobs until ctx is done, with the cancel listener and the

@@ -34,7 +34,8 @@ func StartWorkerOn(t testing.TB, svc *jobs.Service, opt asynq.RedisConnOpt, ns s
 	go func() {
 		done <- worker.Run(ctx, opt, worker.Config{Concurrency: concurrency, ShutdownGrace: 5 * time.Second,
 			Queues: jobs.Queues(ns), PollInterval: 10 * time.Millisecond,
-			RetryDelay: func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond }}, Discard(), mux)
+			RetryDelay: func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond },
+			OnShutdown: svc.Drain}, Discard(), mux)
 	}()
 	stopped := false
 	stop = func() {
