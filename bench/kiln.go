@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/kilnhq/kiln/jobs"
 )
 
 // submitBody is the job every phase submits: system.echo, no sleep.
@@ -94,7 +96,7 @@ func (e *env) checkNoFailures(ctx context.Context) error {
 func (e *env) measureStartLatency(ctx context.Context) (Latency, error) {
 	samples := make([]time.Duration, 0, e.cfg.LatencySamples)
 	for range e.cfg.LatencySamples {
-		if err := sleep(ctx, jitter(e.cfg.PollInterval)); err != nil {
+		if err := jobs.Sleep(ctx, jitter(e.cfg.PollInterval)); err != nil {
 			return Latency{}, err
 		}
 		id, err := e.submit(ctx, true)

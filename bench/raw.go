@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/worker"
 )
 
 // Task types of the raw Asynq phases.
@@ -97,7 +100,7 @@ func (e *env) rawServer(checkInterval time.Duration) *asynq.Server {
 		Concurrency:       e.cfg.WorkerConcurrency,
 		Queues:            map[string]int{e.rawQueue(): 1},
 		TaskCheckInterval: checkInterval,
-		Logger:            asynqLogger{e.log.With("component", "asynq-raw")},
+		Logger:            worker.AsynqLogger(e.log.With("component", "asynq-raw")),
 	})
 }
 
@@ -133,7 +136,7 @@ func (e *env) rawPickupAtPoll(ctx context.Context, client *asynq.Client) (Latenc
 		return Latency{}, fmt.Errorf("bench: start raw asynq server: %w", err)
 	}
 	defer srv.Shutdown()
-	if err := sleep(ctx, 250*time.Millisecond); err != nil {
+	if err := jobs.Sleep(ctx, 250*time.Millisecond); err != nil {
 		return Latency{}, err
 	}
 	return e.rawPickup(ctx, client, h, e.cfg.LatencySamples, e.cfg.PollInterval)
@@ -145,7 +148,7 @@ func (e *env) rawPickupAtPoll(ctx context.Context, client *asynq.Client) (Latenc
 func (e *env) rawPickup(ctx context.Context, client *asynq.Client, h *rawHandler, samples int, interval time.Duration) (Latency, error) {
 	ds := make([]time.Duration, 0, samples)
 	for range samples {
-		if err := sleep(ctx, jitter(interval)); err != nil {
+		if err := jobs.Sleep(ctx, jitter(interval)); err != nil {
 			return Latency{}, err
 		}
 		t0 := time.Now()
@@ -163,12 +166,3 @@ func (e *env) rawPickup(ctx context.Context, client *asynq.Client, h *rawHandler
 	}
 	return summarize(ds), nil
 }
-
-// asynqLogger sends Asynq's log lines through slog.
-type asynqLogger struct{ log *slog.Logger }
-
-func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
-func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
-func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)) }

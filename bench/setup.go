@@ -182,7 +182,7 @@ func (e *env) startWorker(ctx context.Context) (stop func() error, err error) {
 		return nil
 	}
 	// Give the server a moment to start its processor before work arrives.
-	if err := sleep(ctx, 250*time.Millisecond); err != nil {
+	if err := jobs.Sleep(ctx, 250*time.Millisecond); err != nil {
 		return nil, errors.Join(err, stop())
 	}
 	return stop, nil
@@ -280,19 +280,4 @@ func randomString(n int) (string, error) {
 		return "", fmt.Errorf("bench: random bytes: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

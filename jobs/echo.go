@@ -70,7 +70,7 @@ func runEcho(ctx context.Context, run *Run) (any, error) {
 	}
 	steps := max(in.ProgressSteps, 1)
 	for i := 1; i <= steps; i++ {
-		if err := sleep(ctx, time.Duration(in.SleepMS)*time.Millisecond/time.Duration(steps)); err != nil {
+		if err := Sleep(ctx, time.Duration(in.SleepMS)*time.Millisecond/time.Duration(steps)); err != nil {
 			return nil, err
 		}
 		if in.ProgressSteps > 0 {
@@ -82,8 +82,10 @@ func runEcho(ctx context.Context, run *Run) (any, error) {
 	return map[string]any{"message": in.Message, "attempt": run.Job.Attempt}, nil
 }
 
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx is done, returning why ctx ended. Handlers
+// use it to wait (between polls of a slow provider, say) without outliving
+// a cancel or timeout.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

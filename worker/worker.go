@@ -78,6 +78,10 @@ func Run(ctx context.Context, redis asynq.RedisConnOpt, cfg Config, log *slog.Lo
 	return nil
 }
 
+// AsynqLogger returns an asynq.Logger that sends Asynq's own log lines
+// through log.
+func AsynqLogger(log *slog.Logger) asynq.Logger { return asynqLogger{log} }
+
 // asynqLogger sends Asynq's own log lines through slog.
 type asynqLogger struct{ log *slog.Logger }
 

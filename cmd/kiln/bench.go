@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,13 +24,6 @@ func runBench(ctx context.Context, args []string) error {
 	bcfg, profile, err := benchFlags(cfg, args)
 	if err != nil {
 		return err
-	}
-	if cfg.JWTSecret == "" {
-		// The bench signs no tokens, but the identity service wants a
-		// secret; a throwaway one will do.
-		if cfg.JWTSecret, err = throwawaySecret(); err != nil {
-			return err
-		}
 	}
 	a, err := open(ctx, cfg)
 	if err != nil {
@@ -102,15 +93,6 @@ func benchFlags(cfg config.Config, args []string) (bench.Config, string, error) 
 		}
 	}
 	return b, *profile, nil
-}
-
-// throwawaySecret returns a random JWT secret that is never kept.
-func throwawaySecret() (string, error) {
-	b := make([]byte, 48)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("bench: generate JWT secret: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // startProfile starts a CPU profile into path (nothing when empty) and
