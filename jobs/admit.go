@@ -314,12 +314,12 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 			metadata, retry_of, created_by, max_attempts, timeout_ms, credits_reserved, run_at, admitted_at)
 		SELECT id, tenant, nullif(site, ''), kind, status, priority, input::jsonb, nullif(webhook, ''),
 			ARRAY(SELECT jsonb_array_elements_text(events::jsonb)), metadata::jsonb, nullif(retry_of, ''), nullif(created_by, ''),
-			max_attempts, timeout_ms, cost, run_at, CASE WHEN admitted THEN now() END
+			max_attempts, timeout_ms, cost, CASE WHEN status = 'scheduled' THEN run_at ELSE now() END, CASE WHEN admitted THEN now() END
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
 			$10::text[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::bool[])
 			AS v(id, tenant, site, kind, status, priority, input, webhook, events, metadata, retry_of, created_by,
 			     max_attempts, timeout_ms, cost, run_at, admitted)
-		RETURNING id, created_at`,
+		RETURNING id, created_at, run_at`,
 		r.id, r.tenant, r.site, r.kind, r.status, r.priority, r.input, r.webhook, r.events,
 		r.metadata, r.retryOf, r.createdBy, r.maxAttempts, r.timeoutMS, r.cost, r.runAt, r.admitted)
 	b.Queue(`INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)
@@ -345,14 +345,15 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 	if err != nil {
 		return nil, fmt.Errorf("insert jobs: %w", err)
 	}
-	created := make(map[string]time.Time, len(r.id))
+	type stamps struct{ created, runAt time.Time }
+	inserted := make(map[string]stamps, len(r.id))
 	for rows.Next() {
 		var id string
-		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
+		var st stamps
+		if err := rows.Scan(&id, &st.created, &st.runAt); err != nil {
 			return nil, fmt.Errorf("insert jobs: %w", err)
 		}
-		created[id] = at
+		inserted[id] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("insert jobs: %w", err)
@@ -372,17 +373,17 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 	}
 	out := make(map[string]Job, len(r.id))
 	for k, id := range r.id {
-		out[id] = s.newJob(r, k, created[id])
+		out[id] = s.newJob(r, k, inserted[id].created, inserted[id].runAt)
 	}
 	return out, nil
 }
 
 // newJob is the k-th inserted job as Get would read it back.
-func (s *Service) newJob(r *jobRows, k int, createdAt time.Time) Job {
+func (s *Service) newJob(r *jobRows, k int, createdAt, runAt time.Time) Job {
 	j := Job{
 		ID: r.id[k], TenantID: r.tenant[k], Kind: r.kind[k], Status: Status(r.status[k]), Priority: Priority(r.priority[k]),
 		Input: json.RawMessage(r.input[k]), Metadata: json.RawMessage(r.metadata[k]), MaxAttempts: int(r.maxAttempts[k]),
-		RunAt: r.runAt[k].UTC(), CreatedAt: createdAt, UpdatedAt: createdAt, Credits: Credits{Reserved: r.cost[k]},
+		RunAt: runAt, CreatedAt: createdAt, UpdatedAt: createdAt, Credits: Credits{Reserved: r.cost[k]},
 		Webhook: nilIfEmpty(r.webhook[k]), SiteID: nilIfEmpty(r.site[k]), RetryOf: nilIfEmpty(r.retryOf[k]),
 		admitted: r.admitted[k], timeout: time.Duration(r.timeoutMS[k]) * time.Millisecond,
 	}
