@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/kilnhq/kiln/internal/problem"
 )
@@ -60,6 +62,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			p = problem.New(problem.TooLarge, "body_too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
+		} else if unreachable(err) {
+			logger(c, s.log).WarnContext(c.Request.Context(), "dependency unavailable", "err", err)
+			c.Header("Retry-After", "5")
+			p = problem.New(problem.Unavailable, "dependency_unavailable", "Postgres or Redis cannot be reached right now; retry shortly (GET /health/ready says which)")
 		} else {
 			logger(c, s.log).ErrorContext(c.Request.Context(), "request failed", "err", err)
 			p = problem.New(problem.Unknown, "internal_error", "something went wrong on our side; retry later and quote request id "+requestID(c))
@@ -76,6 +82,15 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Header("WWW-Authenticate", `Bearer realm="kiln"`)
 	}
 	c.AbortWithStatusJSON(statusOf(p.Kind), body)
+}
+
+// unreachable reports whether err means a dependency could not be reached
+// (connection refused, reset or timed out), as opposed to a fault of ours.
+func unreachable(err error) bool {
+	var connect *pgconn.ConnectError
+	var netErr net.Error
+	var opErr *net.OpError
+	return errors.As(err, &connect) || errors.As(err, &opErr) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // bindJSON decodes the request body into dst. Unreadable JSON is a 400;

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kilnhq/kiln/api"
+	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/testkit"
 )
 
@@ -36,15 +37,17 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 	t.Cleanup(deadDB.Close)
 	deadRedis := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { deadRedis.Close() })
+	deadIdentity, err := identity.New(deadDB, testkit.Logger(t), identity.Config{Issuer: "kiln", Audience: "kiln-api"})
+	testkit.Must(t, "identity", err)
 
 	tests := []struct {
 		name string
 		deps api.Deps
 		down []string
 	}{
-		{"postgres down", api.Deps{DB: deadDB, Redis: goodRedis.Client}, []string{"postgres"}},
+		{"postgres down", api.Deps{DB: deadDB, Redis: goodRedis.Client, Identity: deadIdentity}, []string{"postgres"}},
 		{"redis down", api.Deps{DB: good.Pool, Redis: deadRedis}, []string{"redis"}},
-		{"both down", api.Deps{DB: deadDB, Redis: deadRedis}, []string{"postgres", "redis"}},
+		{"both down", api.Deps{DB: deadDB, Redis: deadRedis, Identity: deadIdentity}, []string{"postgres", "redis"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +65,17 @@ func TestReadyNamesWhatIsDown(t *testing.T) {
 			}
 			if len(tt.down) == 1 && strings.Contains(body, `"down":["postgres","redis"]`) {
 				t.Errorf("body names both when only %s is down: %s", tt.down[0], body)
+			}
+			if tt.deps.DB != deadDB {
+				return
+			}
+			// A route that needs Postgres answers 503, not 500.
+			login := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"email":"a@example.com","password":"password-123"}`))
+			login.Header.Set("Content-Type", "application/json")
+			rec = httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, login)
+			if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "dependency_unavailable") || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("login with Postgres down: %d %s", rec.Code, rec.Body)
 			}
 		})
 	}
