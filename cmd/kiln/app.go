@@ -102,6 +102,20 @@ func (a *app) close() {
 	a.db.Close()
 }
 
+// openMigrated opens the app and applies pending migrations, for the
+// commands that run against a database they may be the first to use.
+func openMigrated(ctx context.Context, cfg config.Config) (*app, error) {
+	a, err := open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.migrateUp(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
 // migrateUp applies every pending migration under a database lock.
 func (a *app) migrateUp(ctx context.Context) error {
 	m, err := schema.Migrator(a.db, a.log, true)

@@ -25,14 +25,11 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := open(ctx, cfg)
+	a, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := a.migrateUp(ctx); err != nil {
-		return err
-	}
 	bcfg.DB, bcfg.Redis, bcfg.RedisOpt = a.db, a.redis, a.asynq
 	bcfg.ServiceLog = benchServiceLog(cfg.LogLevel)
 	stopProfile, err := startProfile(profile)

@@ -32,14 +32,11 @@ func runDev(ctx context.Context) error {
 			return err
 		}
 	}
-	a, err := open(ctx, cfg)
+	a, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if err := a.migrateUp(ctx); err != nil {
-		return err
-	}
 	if err := a.bootstrapDev(ctx); err != nil {
 		return err
 	}
