@@ -110,7 +110,6 @@ func Queues(ns string) map[string]int {
 
 // Problems callers branch on.
 var (
-	ErrUnknownKind = problem.New(problem.Invalid, "unknown_kind", "no such job kind; GET /api/v1/job-kinds lists them")
-	ErrNotFinal    = problem.New(problem.Conflict, "job_not_retryable", "only a failed or canceled job can be retried")
-	ErrFinal       = problem.New(problem.Conflict, "job_final", "the job has already finished and cannot be canceled")
+	ErrNotFinal = problem.New(problem.Conflict, "job_not_retryable", "only a failed or canceled job can be retried")
+	ErrFinal    = problem.New(problem.Conflict, "job_final", "the job has already finished and cannot be canceled")
 )

@@ -113,16 +113,16 @@ func (s *Service) Register(mux *asynq.ServeMux) {
 // outcome. What it returns tells Asynq whether to retry: Postgres decides.
 func (s *Service) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	jobID := string(t.Payload())
+	k, known := s.kinds.Get(t.Type()) // the task type is the kind
+	if !known {
+		return fmt.Errorf("job %s: no handler here for kind %s", jobID, t.Type())
+	}
 	j, ok, err := s.start(ctx, jobID)
 	if err != nil {
 		return fmt.Errorf("start job %s: %w", jobID, err)
 	}
 	if !ok {
 		return nil // final already (canceled, say): acknowledge, never run again
-	}
-	k, known := s.kinds.Get(j.Kind)
-	if !known {
-		return s.finishFailed(j, &Failure{Code: "unknown_kind", Message: "no worker here runs kind " + j.Kind, Retryable: true})
 	}
 	result, usage, runErr := s.runHandler(ctx, k, j)
 	return s.finish(ctx, j, result, usage, runErr)

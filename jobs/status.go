@@ -54,21 +54,24 @@ func (s *Service) Wait(ctx context.Context, tenantID, jobID string, wait time.Du
 	defer stop()
 	poll := time.NewTicker(2 * time.Second) // in case an announcement is lost
 	defer poll.Stop()
+	waited := func() (Job, error) { return s.Get(context.WithoutCancel(ctx), tenantID, jobID) }
 	for {
-		if j, err = s.Get(ctx, tenantID, jobID); err != nil || j.Status.Final() {
-			break
+		// Read again now that the subscription is live, so a change made
+		// before it was is not missed.
+		j, err = s.Get(ctx, tenantID, jobID)
+		switch {
+		case ctx.Err() != nil:
+			return waited()
+		case err != nil || j.Status.Final():
+			return j, err
 		}
 		select {
 		case <-ctx.Done():
-			return s.Get(context.WithoutCancel(ctx), tenantID, jobID)
+			return waited()
 		case <-changed:
 		case <-poll.C:
 		}
 	}
-	if ctx.Err() != nil && err != nil {
-		return s.Get(context.WithoutCancel(ctx), tenantID, jobID)
-	}
-	return j, err
 }
 
 // Filter narrows a job list.

@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -136,6 +135,3 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	}
 	return tag.RowsAffected(), nil
 }
-
-// IsReplay reports whether err means nothing new should be done.
-func IsReplay(err error) bool { return errors.Is(err, ErrKeyReused) || errors.Is(err, ErrInFlight) }
