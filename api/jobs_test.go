@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
 )
 
@@ -52,29 +53,10 @@ func (b *bundle) balance(t tenant) map[string]any {
 	return b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/credits/balance", Auth: t.Token}).JSON(b.t)
 }
 
-// checkLedger asserts every tenant's cached balance equals the sum of its
-// ledger and every job was reserved once and, if final, settled once.
+// checkLedger asserts the credit invariants (testkit.CheckLedger).
 func (b *bundle) checkLedger() {
 	b.t.Helper()
-	ctx := context.Background()
-	var bad int
-	must(b.t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM credit_accounts a
-		WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM credit_ledger l WHERE l.tenant_id = a.tenant_id)`).Scan(&bad))
-	if bad != 0 {
-		b.t.Fatalf("%d tenants whose balance is not the sum of their ledger", bad)
-	}
-	must(b.t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM jobs j WHERE
-		(SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'reserve') <> 1
-		OR (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'release') <> (CASE WHEN j.status IN ('succeeded','failed','canceled') THEN 1 ELSE 0 END)
-		OR (j.status IN ('succeeded','failed','canceled') AND j.credits_charged IS NULL)`).Scan(&bad))
-	if bad != 0 {
-		b.t.Fatalf("%d jobs not reserved once and settled once", bad)
-	}
-	must(b.t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM credit_accounts a WHERE a.reserved <>
-		(SELECT coalesce(sum(credits_reserved), 0) FROM jobs j WHERE j.tenant_id = a.tenant_id AND j.status NOT IN ('succeeded','failed','canceled'))`).Scan(&bad))
-	if bad != 0 {
-		b.t.Fatalf("%d tenants whose reserved credits do not match their open jobs", bad)
-	}
+	testkit.CheckLedger(b.t, b.db.Pool)
 }
 
 func TestJobRunsAndIsChargedOnce(t *testing.T) {

@@ -111,30 +111,10 @@ func (h *harness) waitFinal(timeout time.Duration) {
 	}
 }
 
-// checkLedger asserts the credit invariants of CONVENTIONS.md section 2.
+// checkLedger asserts the credit invariants (testkit.CheckLedger).
 func (h *harness) checkLedger() {
 	h.t.Helper()
-	ctx := context.Background()
-	checks := map[string]string{
-		"balance is not the sum of the ledger": `SELECT count(*) FROM credit_accounts a
-			WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM credit_ledger l WHERE l.tenant_id = a.tenant_id)`,
-		"job not reserved exactly once": `SELECT count(*) FROM jobs j
-			WHERE (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'reserve') <> 1`,
-		"final job not settled exactly once": `SELECT count(*) FROM jobs j WHERE j.status IN ('succeeded', 'failed', 'canceled')
-			AND (SELECT count(*) FROM credit_ledger l WHERE l.job_id = j.id AND l.entry = 'release') <> 1`,
-		"charge differs from reserve minus release": `SELECT count(*) FROM jobs j WHERE j.status IN ('succeeded', 'failed', 'canceled')
-			AND j.credits_charged <> -(SELECT sum(amount) FROM credit_ledger l WHERE l.job_id = j.id)`,
-		"reserved credits do not match open jobs": `SELECT count(*) FROM credit_accounts a WHERE a.reserved <>
-			(SELECT coalesce(sum(credits_reserved), 0) FROM jobs j WHERE j.tenant_id = a.tenant_id
-			 AND j.status NOT IN ('succeeded', 'failed', 'canceled'))`,
-	}
-	for what, q := range checks {
-		var bad int
-		testkit.Must(h.t, what, h.db.Pool.QueryRow(ctx, q).Scan(&bad))
-		if bad != 0 {
-			h.t.Errorf("%s: %d rows", what, bad)
-		}
-	}
+	testkit.CheckLedger(h.t, h.db.Pool)
 }
 
 // privateRedis starts a Redis server of the test's own on a free port, for
