@@ -142,9 +142,8 @@ func (s *Service) readPositions(ctx context.Context, tx pgx.Tx, tenants []string
 		forUpdate = " FOR UPDATE"
 	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT tenant_id, balance, monthly_limit,
-			CASE WHEN month = date_trunc('month', now() AT TIME ZONE 'UTC')::date THEN month_spent ELSE 0 END
-		FROM credit_accounts WHERE tenant_id = ANY($1) ORDER BY tenant_id`+forUpdate, tenants)
+	b.Queue(`SELECT a.tenant_id, a.balance, a.monthly_limit, `+spentThisMonth("a")+`
+		FROM credit_accounts a WHERE a.tenant_id = ANY($1) ORDER BY a.tenant_id`+forUpdate, tenants)
 	b.Queue(`SELECT tenant_id, count(*) FROM jobs WHERE tenant_id = ANY($1)
 		AND admitted_at IS NOT NULL AND status IN ('queued', 'running') GROUP BY tenant_id`, tenants)
 	b.Queue(priceQuery, kinds, tenants)
@@ -331,13 +330,13 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(id, status, run_at)`, r.id, r.status, r.runAt)
 	charged := reservingTenants(tenants, accounts)
 	b.Queue(`UPDATE credit_accounts a SET
-			month_spent = CASE WHEN a.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date THEN a.month_spent ELSE 0 END + v.cost,
-			month = date_trunc('month', now() AT TIME ZONE 'UTC')::date,
+			month_spent = `+spentThisMonth("a")+` + v.cost,
+			month = `+thisMonth+`,
 			balance = a.balance - v.cost, reserved = a.reserved + v.cost, updated_at = now()
 		FROM unnest($1::text[], $2::bigint[]) AS v(tenant, cost)
 		WHERE a.tenant_id = v.tenant AND a.balance >= v.cost
 		  AND (a.monthly_limit IS NULL OR
-		       CASE WHEN a.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date THEN a.month_spent ELSE 0 END + v.cost <= a.monthly_limit)`,
+		       `+spentThisMonth("a")+` + v.cost <= a.monthly_limit)`,
 		charged, column(charged, accounts, func(a *account) int64 { return a.reserve }))
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()

@@ -106,7 +106,7 @@ WITH v AS (
 	UPDATE credit_accounts c SET
 		balance = c.balance + x.released,
 		reserved = c.reserved - x.reserved,
-		month_spent = CASE WHEN c.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+		month_spent = CASE WHEN c.month = ` + thisMonth + `
 			THEN greatest(c.month_spent - x.released, 0) ELSE c.month_spent END,
 		updated_at = now()
 	FROM (SELECT l.tenant_id, sum(l.amount) AS released, sum(u.credits_reserved) AS reserved

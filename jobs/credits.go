@@ -40,6 +40,17 @@ type LedgerEntry struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// thisMonth is the SQL for the first day of the current month in UTC: the
+// key of credit_accounts.month, which month_spent belongs to.
+const thisMonth = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`
+
+// spentThisMonth is the SQL for a credit account's spend this month: its
+// month_spent when that is this month's, else nothing yet. table is the
+// credit_accounts alias.
+func spentThisMonth(table string) string {
+	return "CASE WHEN " + table + ".month = " + thisMonth + " THEN " + table + ".month_spent ELSE 0 END"
+}
+
 // OpenAccount creates a tenant's credit account with its signup grant; it
 // runs inside the transaction that creates the tenant.
 func (s *Service) OpenAccount(ctx context.Context, tx pgx.Tx, tenantID string) error {
@@ -87,9 +98,8 @@ func addEntry(ctx context.Context, q pg.Querier, tenantID string, jobID *string,
 // Balance returns the tenant's credit position.
 func (s *Service) Balance(ctx context.Context, tenantID string) (Balance, error) {
 	var b Balance
-	err := s.db.QueryRow(ctx, `SELECT balance, reserved, monthly_limit,
-			CASE WHEN month = date_trunc('month', now() AT TIME ZONE 'UTC')::date THEN month_spent ELSE 0 END
-		FROM credit_accounts WHERE tenant_id = $1`, tenantID).Scan(&b.Balance, &b.Reserved, &b.MonthlyLimit, &b.SpentThisMonth)
+	err := s.db.QueryRow(ctx, `SELECT a.balance, a.reserved, a.monthly_limit, `+spentThisMonth("a")+`
+		FROM credit_accounts a WHERE a.tenant_id = $1`, tenantID).Scan(&b.Balance, &b.Reserved, &b.MonthlyLimit, &b.SpentThisMonth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Balance{}, nil
 	}
