@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,20 @@ func TestJWTSecretOnlyRequiredForTheAPI(t *testing.T) {
 	for _, m := range []Mode{ModeWorker, ModeScheduler, ModeMigrate, ModeDev, ModeAdmin} {
 		if _, err := load(m, env(nil)); err != nil {
 			t.Errorf("%s without KILN_JWT_SECRET: %v", m, err)
+		}
+	}
+}
+
+// TestREADMEListsEveryVariable keeps the README's configuration table in
+// step with Vars.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("read README: %v", err)
+	}
+	for _, v := range Vars() {
+		if !strings.Contains(string(readme), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table lacks %s", v.Name)
 		}
 	}
 }
