@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,6 +177,66 @@ func TestAsynqCancelEndsTheJobCanceled(t *testing.T) {
 	testkit.Must(t, "get", err)
 	if got.Status != jobs.StatusCanceled || got.Attempt != 1 || *got.Credits.Charged != 0 {
 		t.Fatalf("job after asynq's cancel: %s, attempt %d, charged %d; want canceled, 1, 0", got.Status, got.Attempt, *got.Credits.Charged)
+	}
+	h.checkLedger()
+}
+
+// TestLogLinesAndPartialUsage checks a handler's log line becomes a job.log
+// event, and that a job which used less than it reserved is charged what it
+// used and given the rest back.
+func TestLogLinesAndPartialUsage(t *testing.T) {
+	h := setup(t, options{})
+	tenant := h.tenant("Acme")
+	h.startWorker(2)
+	ctx := context.Background()
+	j, err := h.svc.Submit(ctx, jobs.SubmitRequest{TenantID: tenant, Kind: "test.logger"})
+	testkit.Must(t, "submit", err)
+	h.waitFinal(20 * time.Second)
+	got, err := h.svc.Get(ctx, tenant, j.ID)
+	testkit.Must(t, "get", err)
+	if got.Status != jobs.StatusSucceeded || got.Credits.Reserved != 5 || *got.Credits.Charged != 2 {
+		t.Fatalf("job = %s, reserved %d, charged %v; want succeeded, 5, 2", got.Status, got.Credits.Reserved, *got.Credits.Charged)
+	}
+	events, err := h.svc.Events(ctx, tenant, j.ID, 0)
+	testkit.Must(t, "events", err)
+	logged := false
+	for _, e := range events {
+		if e.Type == jobs.EventLog && strings.Contains(string(e.Data), "half the work was enough") {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Fatalf("no job.log event among %d events", len(events))
+	}
+	b, err := h.svc.Balance(ctx, tenant)
+	testkit.Must(t, "balance", err)
+	if b.Balance != 100_000-2 || b.Reserved != 0 {
+		t.Fatalf("balance %d reserved %d, want %d and 0", b.Balance, b.Reserved, 100_000-2)
+	}
+	h.checkLedger()
+}
+
+// TestCancelScheduledJob cancels a job that waits for its run_at: it ends
+// canceled at once, releases its credits, and is never promoted or run.
+func TestCancelScheduledJob(t *testing.T) {
+	h := setup(t, options{})
+	tenant := h.tenant("Acme")
+	h.startWorker(2)
+	ctx := context.Background()
+	runAt := time.Now().Add(time.Hour)
+	j, err := h.svc.Submit(ctx, jobs.SubmitRequest{TenantID: tenant, Kind: "system.echo", RunAt: &runAt})
+	testkit.Must(t, "submit", err)
+	if j.Status != jobs.StatusScheduled {
+		t.Fatalf("job with a future run_at is %s, want scheduled", j.Status)
+	}
+	got, err := h.svc.Cancel(ctx, tenant, j.ID)
+	testkit.Must(t, "cancel", err)
+	if got.Status != jobs.StatusCanceled || *got.Credits.Charged != 0 || got.Attempt != 0 {
+		t.Fatalf("canceled scheduled job = %s, charged %v, attempt %d", got.Status, *got.Credits.Charged, got.Attempt)
+	}
+	testkit.Must(t, "relay tick", h.svc.RelayOnce(ctx))
+	if again, _ := h.svc.Get(ctx, tenant, j.ID); again.Status != jobs.StatusCanceled {
+		t.Fatalf("after a relay tick the job is %s", again.Status)
 	}
 	h.checkLedger()
 }

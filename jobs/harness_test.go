@@ -59,6 +59,7 @@ func setup(t *testing.T, o options) *harness {
 	testkit.Must(t, "identity", err)
 	kinds := jobs.NewRegistry()
 	kinds.Register(jobs.EchoKind())
+	kinds.Register(loggerKind())
 	h.svc = jobs.New(db.Pool, h.redis, log, jobs.Config{Namespace: h.ns, PublicURL: "http://kiln.test",
 		SignupCredits: 100_000, TenantMaxActive: o.maxActive, RelayInterval: 200 * time.Millisecond}, kinds)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, tn identity.Tenant) error {
@@ -138,5 +139,21 @@ func privateRedis(t *testing.T) *redis.Client {
 			t.Fatal("private redis-server did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// loggerKind is a test kind whose handler writes a log line and reports its
+// usage below the reservation.
+func loggerKind() jobs.Kind {
+	return jobs.Kind{
+		Name: "test.logger", Price: 5,
+		Validate: func(in json.RawMessage) (json.RawMessage, error) { return in, nil },
+		Handler: func(ctx context.Context, run *jobs.Run) (any, error) {
+			if err := run.Log(ctx, "info", "half the work was enough"); err != nil {
+				return nil, err
+			}
+			run.SetUsage(2)
+			return map[string]bool{"done": true}, nil
+		},
 	}
 }
