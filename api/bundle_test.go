@@ -19,6 +19,7 @@ import (
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
+	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
 )
@@ -53,24 +54,31 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	})
 	testkit.Must(t, "identity", err)
 	ns := testkit.Namespace(t, rd)
+	m := metrics.New()
 	kinds := jobs.NewRegistry()
 	kinds.Register(jobs.EchoKind())
 	kinds.Register(sleeperKind())
 	engine := jobs.New(db.Pool, rd.Client, log, jobs.Config{Namespace: ns, PublicURL: "http://kiln.test",
-		SignupCredits: 100, TenantMaxActive: 100, RelayInterval: 100 * time.Millisecond}, kinds)
+		SignupCredits: 100, TenantMaxActive: 100, RelayInterval: 100 * time.Millisecond, Metrics: m}, kinds)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
 	cfg := api.Config{Version: "test", PublicURL: "http://kiln.test", SignupEnabled: true,
-		SetupToken: testSetupToken, MaxBodyBytes: 64 << 10}
+		SetupToken: testSetupToken, MaxBodyBytes: 64 << 10, Namespace: ns, RateLimits: generousLimits()}
 	for _, e := range edit {
 		e(&cfg)
 	}
 	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: content.New(db.Pool, log),
-		Jobs: engine, Idempotency: idempotency.New(db.Pool)})
+		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, ns: ns}
+}
+
+// generousLimits are rate limits no ordinary test reaches; the rate-limit
+// tests set their own.
+func generousLimits() map[string]int {
+	return map[string]int{"ai": 100000, "content": 100000, "auth": 100000, "general": 100000}
 }
 
 // startWorker runs a worker (with the cancel listener and the relay) for

@@ -49,6 +49,8 @@ func TestTenantIsolation(t *testing.T) {
 		"PATCH /api/v1/admin/tenants/:id":                 {acme.ID, http.StatusForbidden},
 		"POST /api/v1/admin/tenants/:id/suspend":          {acme.ID, http.StatusForbidden},
 		"POST /api/v1/admin/tenants/:id/resume":           {acme.ID, http.StatusForbidden},
+		"GET /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
+		"PUT /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
 	}
 	covered := 0
 	for _, rt := range b.server.Routes() {

@@ -71,6 +71,9 @@ func (s *Server) submitRequestOf(c *gin.Context) (jobs.SubmitRequest, error) {
 	p := caller(c)
 	out := jobs.SubmitRequest{TenantID: p.TenantID, CreatedBy: p.ID, Kind: req.Kind, Input: req.Input,
 		Priority: req.Priority, RunAt: req.RunAt, Webhook: req.Webhook, WebhookEvents: req.WebhookEvents, Metadata: req.Metadata}
+	if tp := c.GetHeader("traceparent"); jobs.TraceID(tp) != "" {
+		out.TraceParent = tp
+	}
 	if req.SiteID != "" {
 		site, err := s.content.GetSite(c.Request.Context(), p.TenantID, req.SiteID)
 		if err != nil {

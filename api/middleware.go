@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kilnhq/kiln/internal/problem"
+	"github.com/kilnhq/kiln/jobs"
 )
 
 const (
@@ -41,6 +42,9 @@ func requestID(c *gin.Context) string { return c.GetString(keyRequestID) }
 // logger returns log with the request id, tenant and principal of c.
 func logger(c *gin.Context, log *slog.Logger) *slog.Logger {
 	log = log.With("request_id", requestID(c))
+	if id := jobs.TraceID(c.GetHeader("traceparent")); id != "" {
+		log = log.With("trace_id", id)
+	}
 	if p, ok := principalOf(c); ok {
 		log = log.With("tenant_id", p.TenantID, "principal_id", p.ID, "user_id", p.UserID)
 	}
@@ -60,9 +64,11 @@ func (s *Server) logRequests(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
+	took := time.Since(start)
+	s.observe(c, route, status, took)
 	logger(c, s.log).Log(c.Request.Context(), level, "http request",
 		"method", c.Request.Method, "route", route, "path", c.Request.URL.Path,
-		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+		"status", status, "duration_ms", float64(took.Microseconds())/1000,
 		"bytes", c.Writer.Size(), "client_ip", c.ClientIP())
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
+	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/problem"
+	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
 )
 
@@ -27,6 +29,14 @@ type Config struct {
 	// SetupToken is KILN_SETUP_TOKEN; empty means the stored, generated one.
 	SetupToken   string
 	MaxBodyBytes int64
+	// MetricsBasicAuth is "user:pass" guarding /metrics; empty leaves it
+	// open.
+	MetricsBasicAuth string
+	// RateLimits are the default requests per minute per scope (ai,
+	// content, auth, general); nil turns rate limiting off.
+	RateLimits map[string]int
+	// Namespace prefixes the rate limiter's Redis keys.
+	Namespace string
 }
 
 // Deps are the services the API calls.
@@ -37,6 +47,8 @@ type Deps struct {
 	Content     *content.Service
 	Jobs        *jobs.Service
 	Idempotency *idempotency.Store
+	// Metrics is the process's registry; nil gives the API its own.
+	Metrics *metrics.Metrics
 }
 
 // Server answers Kiln's HTTP API.
@@ -49,6 +61,8 @@ type Server struct {
 	content  *content.Service
 	jobs     *jobs.Service
 	idem     *idempotency.Store
+	metrics  *metrics.Metrics
+	limits   *ratelimit.Limiter
 	router   *gin.Engine
 }
 
@@ -56,7 +70,13 @@ type Server struct {
 func New(cfg Config, log *slog.Logger, deps Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content,
-		jobs: deps.Jobs, idem: deps.Idempotency}
+		jobs: deps.Jobs, idem: deps.Idempotency, metrics: deps.Metrics}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	if cfg.RateLimits != nil {
+		s.limits = ratelimit.New(deps.DB, deps.Redis, log, s.metrics, ratelimit.Config{Defaults: cfg.RateLimits, Namespace: cfg.Namespace})
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -84,11 +104,12 @@ func (s *Server) routes() {
 	r.GET("/", s.root)
 	r.GET("/health/live", s.live)
 	r.GET("/health/ready", s.ready)
+	r.GET("/metrics", s.serveMetrics())
 
 	v1 := r.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
 
-	auth := v1.Group("/auth")
+	auth := v1.Group("/auth", s.rateLimitByIP)
 	auth.POST("/signup", s.signup)
 	auth.POST("/login", s.login)
 	auth.POST("/refresh", s.refresh)
@@ -98,7 +119,7 @@ func (s *Server) routes() {
 	auth.POST("/logout", s.authenticate, s.logout)
 	auth.GET("/me", s.authenticate, s.me)
 
-	in := v1.Group("", s.authenticate)
+	in := v1.Group("", s.authenticate, s.rateLimit)
 	viewer := s.requireRole(identity.RoleViewer)
 	editor := s.requireRole(identity.RoleEditor)
 	admin := s.requireRole(identity.RoleAdmin)
@@ -140,7 +161,9 @@ func (s *Server) routes() {
 	in.GET("/credits/transactions", viewer, s.creditTransactions)
 	in.PUT("/credits/monthly-limit", s.requireRole(identity.RoleOwner), s.setMonthlyLimit)
 
-	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin)
+	in.GET("/rate-limits", viewer, s.rateLimits)
+
+	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin, s.rateLimit)
 	pa.GET("/tenants", s.listTenants)
 	pa.POST("/tenants", s.idempotent, s.createTenant)
 	pa.GET("/tenants/:id", s.getTenant)
@@ -148,6 +171,8 @@ func (s *Server) routes() {
 	pa.POST("/tenants/:id/suspend", s.suspendTenant)
 	pa.POST("/tenants/:id/resume", s.resumeTenant)
 	pa.POST("/tenants/:id/credits", s.grantCredits)
+	pa.GET("/tenants/:id/rate-limits", s.tenantRateLimits)
+	pa.PUT("/tenants/:id/rate-limits", s.setTenantRateLimits)
 	pa.GET("/costs", s.getCosts)
 	pa.PUT("/costs", s.putCosts)
 }

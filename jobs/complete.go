@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/kilnhq/kiln/internal/metrics"
 )
 
 // completion is a job's final outcome, waiting to be written.
@@ -51,7 +53,7 @@ func (s *Service) completeBatch(items []completion) []error {
 	rows, err := s.db.Query(ctx, completeSQL, ids, statuses, results, codes, messages, charges)
 	var finished map[string]int
 	if err == nil {
-		finished, err = finishedTenants(rows)
+		finished, err = s.finishedTenants(rows)
 	}
 	out := make([]error, n)
 	if err != nil {
@@ -68,17 +70,39 @@ func (s *Service) completeBatch(items []completion) []error {
 	return out
 }
 
-func finishedTenants(rows pgx.Rows) (map[string]int, error) {
+// finishedTenants counts the finished jobs per tenant, recording each in
+// the metrics on the way.
+func (s *Service) finishedTenants(rows pgx.Rows) (map[string]int, error) {
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var tenant string
-		if err := rows.Scan(&tenant); err != nil {
+		var f finished
+		if err := rows.Scan(&f.tenant, &f.kind, &f.status, &f.charged, &f.startedAt, &f.finishedAt); err != nil {
 			return nil, err
 		}
-		out[tenant]++
+		out[f.tenant]++
+		s.recordFinished(f)
 	}
 	return out, rows.Err()
+}
+
+// finished is a job that has just reached its final status.
+type finished struct {
+	tenant, kind, status  string
+	charged               int64
+	startedAt, finishedAt *time.Time
+}
+
+// recordFinished adds a finished job to the metrics.
+func (s *Service) recordFinished(f finished) {
+	m := s.cfg.Metrics
+	m.JobsFinished.WithLabelValues(f.kind, f.status).Inc()
+	if f.charged > 0 {
+		m.CreditsCharged.WithLabelValues(f.kind).Add(float64(f.charged))
+	}
+	if f.startedAt != nil && f.finishedAt != nil {
+		metrics.ObserveSince(m.JobRunSeconds.WithLabelValues(f.kind), *f.startedAt, *f.finishedAt)
+	}
 }
 
 const completeSQL = `
@@ -96,7 +120,7 @@ WITH v AS (
 		finished_at = now(), updated_at = now()
 	FROM v
 	WHERE j.id = v.id AND j.status NOT IN ('succeeded', 'failed', 'canceled')
-	RETURNING j.id, j.tenant_id, j.status, j.credits_reserved, j.credits_charged
+	RETURNING j.id, j.tenant_id, j.kind, j.status, j.credits_reserved, j.credits_charged, j.started_at, j.finished_at
 ), l AS (
 	INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)
 	SELECT tenant_id, id, 'release', credits_reserved - credits_charged FROM u
@@ -116,7 +140,7 @@ WITH v AS (
 	INSERT INTO job_events (job_id, type, data)
 	SELECT id, 'job.' || status, jsonb_build_object('status', status, 'credits_charged', credits_charged) FROM u
 )
-SELECT tenant_id FROM u`
+SELECT tenant_id, kind, status, credits_charged, started_at, finished_at FROM u`
 
 // startBatch moves a batch of delivered jobs to running in one statement,
 // counting each attempt and recording job.started. Jobs that are final, gone
@@ -152,12 +176,25 @@ func (s *Service) startBatch(ids []string) []startResult {
 	byID := make(map[string]Job, len(started))
 	for _, j := range started {
 		byID[j.ID] = j
+		s.recordStarted(j)
 	}
 	for i, id := range ids {
 		out[i].job, out[i].ok = byID[id]
 	}
 	s.announceAll(ctx, slices.Collect(maps.Keys(byID)))
 	return out
+}
+
+// recordStarted observes a job's wait in the queue at its first start.
+func (s *Service) recordStarted(j Job) {
+	if j.Attempt != 1 || j.StartedAt == nil {
+		return
+	}
+	ready := j.CreatedAt
+	if j.RunAt.After(ready) {
+		ready = j.RunAt
+	}
+	metrics.ObserveSince(s.cfg.Metrics.JobQueueWaitSeconds.WithLabelValues(j.Kind), ready, *j.StartedAt)
 }
 
 // startResult is one job's answer from startBatch.

@@ -38,9 +38,7 @@ func (s *Service) insertBatch(items []prepared) []submitResult {
 			return err
 		})
 	}
-	t0 := time.Now()
 	err := insert(false)
-	s.log.Warn("DEBUGBATCH", "n", len(items), "ms", float64(time.Since(t0).Microseconds())/1000)
 	if errors.Is(err, errRaced) {
 		err = insert(true)
 	}
@@ -272,7 +270,7 @@ func collectPrices(rows pgx.Rows) (prices, error) {
 type jobRows struct {
 	index                                                    []int
 	id, tenant, site, kind, status, priority, input, webhook []string
-	events, metadata, retryOf, createdBy                     []string
+	events, metadata, retryOf, createdBy, traceParent        []string
 	maxAttempts                                              []int32
 	timeoutMS, cost                                          []int64
 	runAt                                                    []time.Time
@@ -297,6 +295,7 @@ func (r *jobRows) add(i int, it prepared, cost int64, status Status, runAt time.
 	r.metadata = append(r.metadata, string(req.Metadata))
 	r.retryOf = append(r.retryOf, req.RetryOf)
 	r.createdBy = append(r.createdBy, req.CreatedBy)
+	r.traceParent = append(r.traceParent, req.TraceParent)
 	r.maxAttempts = append(r.maxAttempts, int32(it.kind.MaxAttempts))
 	r.timeoutMS = append(r.timeoutMS, it.kind.Timeout.Milliseconds())
 	r.cost = append(r.cost, cost)
@@ -310,17 +309,18 @@ func (r *jobRows) add(i int, it prepared, cost int64, status Status, runAt time.
 func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, accounts map[string]*account, tenants []string) (map[string]Job, error) {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO jobs (id, tenant_id, site_id, kind, status, priority, input, webhook, webhook_events,
-			metadata, retry_of, created_by, max_attempts, timeout_ms, credits_reserved, run_at, admitted_at)
+			metadata, retry_of, created_by, max_attempts, timeout_ms, credits_reserved, run_at, admitted_at, traceparent)
 		SELECT id, tenant, nullif(site, ''), kind, status, priority, input::jsonb, nullif(webhook, ''),
 			ARRAY(SELECT jsonb_array_elements_text(events::jsonb)), metadata::jsonb, nullif(retry_of, ''), nullif(created_by, ''),
-			max_attempts, timeout_ms, cost, CASE WHEN status = 'scheduled' THEN run_at ELSE now() END, CASE WHEN admitted THEN now() END
+			max_attempts, timeout_ms, cost, CASE WHEN status = 'scheduled' THEN run_at ELSE now() END, CASE WHEN admitted THEN now() END,
+			nullif(traceparent, '')
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-			$10::text[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::bool[])
+			$10::text[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::bigint[], $16::timestamptz[], $17::bool[], $18::text[])
 			AS v(id, tenant, site, kind, status, priority, input, webhook, events, metadata, retry_of, created_by,
-			     max_attempts, timeout_ms, cost, run_at, admitted)
+			     max_attempts, timeout_ms, cost, run_at, admitted, traceparent)
 		RETURNING id, created_at, run_at`,
 		r.id, r.tenant, r.site, r.kind, r.status, r.priority, r.input, r.webhook, r.events,
-		r.metadata, r.retryOf, r.createdBy, r.maxAttempts, r.timeoutMS, r.cost, r.runAt, r.admitted)
+		r.metadata, r.retryOf, r.createdBy, r.maxAttempts, r.timeoutMS, r.cost, r.runAt, r.admitted, r.traceParent)
 	b.Queue(`INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)
 		SELECT tenant, id, 'reserve', -cost FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(tenant, id, cost)`,
 		r.tenant, r.id, r.cost)
@@ -384,7 +384,7 @@ func (s *Service) newJob(r *jobRows, k int, createdAt, runAt time.Time) Job {
 		Input: json.RawMessage(r.input[k]), Metadata: json.RawMessage(r.metadata[k]), MaxAttempts: int(r.maxAttempts[k]),
 		RunAt: runAt, CreatedAt: createdAt, UpdatedAt: createdAt, Credits: Credits{Reserved: r.cost[k]},
 		Webhook: nilIfEmpty(r.webhook[k]), SiteID: nilIfEmpty(r.site[k]), RetryOf: nilIfEmpty(r.retryOf[k]),
-		admitted: r.admitted[k], timeout: time.Duration(r.timeoutMS[k]) * time.Millisecond,
+		admitted: r.admitted[k], timeout: time.Duration(r.timeoutMS[k]) * time.Millisecond, traceParent: r.traceParent[k],
 	}
 	_ = json.Unmarshal([]byte(r.events[k]), &j.WebhookEvents)
 	j.URLs = s.urls(j.ID)

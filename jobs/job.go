@@ -66,6 +66,9 @@ type Job struct {
 	TenantID string `json:"-"`
 	admitted bool
 	timeout  time.Duration
+	// traceParent is the W3C trace context of the request that submitted
+	// the job; it rides in the Asynq task's headers.
+	traceParent string
 }
 
 // JobError is why a job failed.
@@ -90,7 +93,7 @@ type URLs struct {
 const jobCols = `id, tenant_id, kind, status, progress, progress_message, input, result, error_code, error_message,
 	attempt, max_attempts, priority, run_at, created_at, started_at, finished_at, updated_at,
 	credits_reserved, credits_charged, webhook, webhook_events, site_id, metadata, retry_of,
-	admitted_at IS NOT NULL, timeout_ms`
+	admitted_at IS NOT NULL, timeout_ms, coalesce(traceparent, '')`
 
 func (s *Service) scanJob(row pgx.Row) (Job, error) {
 	var j Job
@@ -99,7 +102,7 @@ func (s *Service) scanJob(row pgx.Row) (Job, error) {
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Status, &j.Progress, &j.ProgressMessage, &j.Input, &j.Result, &code, &msg,
 		&j.Attempt, &j.MaxAttempts, &j.Priority, &j.RunAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt,
 		&j.Credits.Reserved, &j.Credits.Charged, &j.Webhook, &j.WebhookEvents, &j.SiteID, &j.Metadata, &j.RetryOf,
-		&j.admitted, &timeoutMS)
+		&j.admitted, &timeoutMS, &j.traceParent)
 	if err != nil {
 		return Job{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/problem"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	TenantMaxActive int
 	// RelayInterval is how often the relay and admitter run.
 	RelayInterval time.Duration
+	// Metrics records submissions, outcomes, run times and credits; nil
+	// gives the engine a registry of its own that nothing serves.
+	Metrics *metrics.Metrics
 }
 
 // Service is the job engine.
@@ -71,6 +75,9 @@ func New(db *pgxpool.Pool, rdb *redis.Client, log *slog.Logger, cfg Config, kind
 	}
 	if cfg.RelayInterval <= 0 {
 		cfg.RelayInterval = time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
 	}
 	s := &Service{
 		db: db, redis: rdb, log: log, cfg: cfg, kinds: kinds,

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +20,12 @@ import (
 // Run is what a handler gets: the job, and ways to report progress, log,
 // and record usage.
 type Run struct {
-	Job   Job
-	svc   *Service
-	usage *int64
+	Job Job
+	// Logger is the engine's logger with the job's id, kind, attempt and, when
+	// the submitting request carried one, its trace id.
+	Logger *slog.Logger
+	svc    *Service
+	usage  *int64
 }
 
 // Input decodes the job's input into v.
@@ -164,7 +169,7 @@ func (s *Service) runHandler(ctx context.Context, k *Kind, j Job) (result any, u
 	go s.heartbeat(ctx, j.ID)
 
 	usage = j.Credits.Reserved
-	run := &Run{Job: j, svc: s, usage: &usage}
+	run := &Run{Job: j, Logger: s.jobLogger(j), svc: s, usage: &usage}
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.ErrorContext(ctx, "job handler panicked", "job_id", j.ID, "kind", j.Kind, "panic", r, "stack", string(debug.Stack()))
@@ -187,6 +192,25 @@ func (s *Service) runHandler(ctx context.Context, k *Kind, j Job) (result any, u
 		err = cause // our timeout or cancel stopped the handler
 	}
 	return result, usage, err
+}
+
+// jobLogger is the logger a job's handler gets.
+func (s *Service) jobLogger(j Job) *slog.Logger {
+	l := s.log.With("job_id", j.ID, "kind", j.Kind, "attempt", j.Attempt)
+	if id := TraceID(j.traceParent); id != "" {
+		l = l.With("trace_id", id)
+	}
+	return l
+}
+
+// TraceID returns the trace id of a W3C traceparent header
+// (version-traceid-parentid-flags), or "" when it is not one.
+func TraceID(traceParent string) string {
+	parts := strings.Split(traceParent, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || strings.Trim(parts[1], "0123456789abcdef") != "" || strings.Trim(parts[1], "0") == "" {
+		return ""
+	}
+	return parts[1]
 }
 
 // heartbeat marks the job alive every 10 s while its handler runs, so the

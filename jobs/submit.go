@@ -31,6 +31,9 @@ type SubmitRequest struct {
 	WebhookEvents []string
 	Metadata      json.RawMessage
 	RetryOf       string
+	// TraceParent is the submitting request's W3C traceparent header, if
+	// any; the worker logs its trace id with the job's lines.
+	TraceParent string
 }
 
 // Estimate is what a job would cost.
@@ -126,6 +129,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 	if r.err != nil {
 		return Job{}, r.err
 	}
+	s.cfg.Metrics.JobsSubmitted.WithLabelValues(r.job.Kind).Inc()
 	if r.job.admitted {
 		s.enqueue(ctx, r.job)
 	}
@@ -148,7 +152,11 @@ func (s *Service) enqueue(ctx context.Context, j Job) {
 		s.log.ErrorContext(ctx, "enqueue: kind is not registered here", "job_id", j.ID, "kind", j.Kind)
 		return
 	}
-	task := asynq.NewTask(j.Kind, []byte(j.ID))
+	var headers map[string]string
+	if j.traceParent != "" {
+		headers = map[string]string{"traceparent": j.traceParent}
+	}
+	task := asynq.NewTaskWithHeaders(j.Kind, []byte(j.ID), headers)
 	_, err := s.queue.EnqueueContext(ctx, task,
 		asynq.TaskID(j.ID), asynq.Queue(s.Queue(j.Priority)),
 		asynq.MaxRetry(k.MaxAttempts+2), // Postgres decides; Asynq's count is a backstop

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -20,6 +22,7 @@ import (
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/config"
 	"github.com/kilnhq/kiln/internal/idempotency"
+	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/schema"
 	"github.com/kilnhq/kiln/jobs"
@@ -38,6 +41,7 @@ type app struct {
 	content  *content.Service
 	jobs     *jobs.Service
 	idem     *idempotency.Store
+	metrics  *metrics.Metrics
 }
 
 func newLogger(level string) *slog.Logger {
@@ -77,15 +81,17 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	m := metrics.New()
+	m.Registry.MustRegister(asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb)))
 	engine := jobs.New(db, rdb, log, jobs.Config{
 		Namespace: cfg.Namespace, PublicURL: cfg.PublicURL, SignupCredits: cfg.SignupCredits,
-		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval,
+		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval, Metrics: m,
 	}, kinds(cfg))
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
 	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
-		content: content.New(db, log), jobs: engine, idem: idempotency.New(db)}, nil
+		content: content.New(db, log), jobs: engine, idem: idempotency.New(db), metrics: m}, nil
 }
 
 // kinds registers every job kind this build runs.
@@ -133,8 +139,10 @@ func (a *app) serveAPI(ctx context.Context) error {
 	}
 	s := api.New(api.Config{
 		Version: version, PublicURL: a.cfg.PublicURL, SignupEnabled: a.cfg.SignupEnabled,
-		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes,
-	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem})
+		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes, MetricsBasicAuth: a.cfg.MetricsBasicAuth,
+		RateLimits: a.cfg.RateLimits, Namespace: a.cfg.Namespace,
+	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem,
+		Metrics: a.metrics})
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -191,7 +199,28 @@ func (a *app) runWorker(ctx context.Context) error {
 	mux, _ := a.workerMux()
 	go a.jobs.ListenForCancels(ctx)
 	go a.jobs.RunRelay(ctx)
+	go a.serveMetrics(ctx)
 	return worker.Run(ctx, a.asynq, a.workerConfig(), a.log, mux)
+}
+
+// serveMetrics serves /metrics on KILN_METRICS_ADDR, for worker and
+// scheduler processes (the API serves it on its own address), until ctx
+// is done. A listener that cannot start is logged, not fatal.
+func (a *app) serveMetrics(ctx context.Context) {
+	if a.cfg.MetricsAddr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Addr: a.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	a.log.InfoContext(ctx, "metrics listening", "addr", a.cfg.MetricsAddr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.ErrorContext(ctx, "KILN_METRICS_ADDR: serve metrics", "addr", a.cfg.MetricsAddr, "err", err)
+	}
 }
 
 func printEnv() {

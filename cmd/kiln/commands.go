@@ -50,6 +50,7 @@ func runScheduler(ctx context.Context) error {
 	defer a.close()
 	_, periodic := a.workerMux()
 	go a.jobs.RunRelay(ctx)
+	go a.serveMetrics(ctx)
 	return worker.RunScheduler(ctx, a.asynq, a.log, periodic)
 }
 

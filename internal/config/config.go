@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -79,6 +80,20 @@ type Config struct {
 	DiagnosticKinds bool
 	// APIKeyCacheTTL is how long an API process trusts a resolved API key.
 	APIKeyCacheTTL time.Duration
+	// EgressAllow are the address ranges outbound requests may reach even
+	// though they are private (tests and development only).
+	EgressAllow []netip.Prefix
+	// MetricsBasicAuth is "user:pass" guarding /metrics; empty leaves it open.
+	MetricsBasicAuth string
+	// MetricsAddr is where a worker or scheduler process serves /metrics;
+	// empty serves nothing. The API serves /metrics on its own address.
+	MetricsAddr string
+	// AsynqmonReadOnly makes the /admin/queues dashboard view-only.
+	AsynqmonReadOnly bool
+	// RateLimits are the default requests per minute of each scope.
+	RateLimits map[string]int
+	// WebhookSecretOverlap is how long a rotated endpoint secret still signs.
+	WebhookSecretOverlap time.Duration
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -114,6 +129,12 @@ func Vars() []Var {
 		{"KILN_RELAY_INTERVAL", "1s", "How often the relay admits waiting jobs and re-enqueues jobs Redis lost."},
 		{"KILN_API_KEY_CACHE_TTL", "2s", "How long an API process trusts a resolved API key before asking Postgres again (0 turns it off); revocation in another process takes effect within it."},
 		{"KILN_DIAGNOSTIC_KINDS", "false", "Register the diagnostic kind system.echo (tests, benchmarks, smoke checks)."},
+		{"KILN_EGRESS_ALLOW", "", "Comma-separated CIDRs that outbound requests (webhooks, URL fetches) may reach although private; for tests and development only. Empty allows none."},
+		{"KILN_METRICS_BASIC_AUTH", "", "user:pass required by GET /metrics; empty leaves it open."},
+		{"KILN_METRICS_ADDR", "", "Address on which `kiln worker` and `kiln scheduler` serve /metrics (e.g. :9090); empty serves nothing."},
+		{"KILN_ASYNQMON_READONLY", "false", "Make the /admin/queues dashboard view-only."},
+		{"KILN_RATE_LIMITS", "ai=60,content=100,auth=20,general=300", "Default requests per minute per tenant for each scope (auth: per client IP); tenants can be given their own."},
+		{"KILN_WEBHOOK_SECRET_OVERLAP", "24h", "How long a rotated webhook secret keeps signing beside the new one."},
 	}
 }
 
@@ -125,30 +146,42 @@ func Load(mode Mode) (Config, error) {
 func load(mode Mode, getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		DatabaseURL:        r.str("DATABASE_URL"),
-		RedisURL:           r.str("REDIS_URL"),
-		HTTPAddr:           r.str("KILN_HTTP_ADDR"),
-		PublicURL:          strings.TrimRight(r.str("KILN_PUBLIC_URL"), "/"),
-		JWTSecret:          getenv("KILN_JWT_SECRET"),
-		JWTPreviousSecrets: r.list("KILN_JWT_PREVIOUS_SECRETS"),
-		JWTIssuer:          r.str("KILN_JWT_ISSUER"),
-		JWTAudience:        r.str("KILN_JWT_AUDIENCE"),
-		AccessTokenTTL:     r.duration("KILN_ACCESS_TOKEN_TTL"),
-		RefreshTokenTTL:    r.duration("KILN_REFRESH_TOKEN_TTL"),
-		SignupEnabled:      r.boolean("KILN_SIGNUP_ENABLED"),
-		SetupToken:         getenv("KILN_SETUP_TOKEN"),
-		MaxBodyBytes:       int64(r.positiveInt("KILN_MAX_BODY_BYTES")),
-		LogLevel:           r.oneOf("KILN_LOG_LEVEL", "debug", "info", "warn", "error"),
-		DevDir:             r.str("KILN_DEV_DIR"),
-		ShutdownGrace:      r.duration("KILN_SHUTDOWN_GRACE"),
-		WorkerConcurrency:  r.positiveInt("KILN_WORKER_CONCURRENCY"),
-		WorkerPollInterval: r.duration("KILN_WORKER_POLL_INTERVAL"),
-		Namespace:          r.str("KILN_NAMESPACE"),
-		SignupCredits:      int64(r.nonNegativeInt("KILN_SIGNUP_CREDITS")),
-		TenantMaxActive:    r.positiveInt("KILN_TENANT_MAX_ACTIVE"),
-		RelayInterval:      r.duration("KILN_RELAY_INTERVAL"),
-		DiagnosticKinds:    r.boolean("KILN_DIAGNOSTIC_KINDS"),
-		APIKeyCacheTTL:     r.nonNegativeDuration("KILN_API_KEY_CACHE_TTL"),
+		DatabaseURL:          r.str("DATABASE_URL"),
+		RedisURL:             r.str("REDIS_URL"),
+		HTTPAddr:             r.str("KILN_HTTP_ADDR"),
+		PublicURL:            strings.TrimRight(r.str("KILN_PUBLIC_URL"), "/"),
+		JWTSecret:            getenv("KILN_JWT_SECRET"),
+		JWTPreviousSecrets:   r.list("KILN_JWT_PREVIOUS_SECRETS"),
+		JWTIssuer:            r.str("KILN_JWT_ISSUER"),
+		JWTAudience:          r.str("KILN_JWT_AUDIENCE"),
+		AccessTokenTTL:       r.duration("KILN_ACCESS_TOKEN_TTL"),
+		RefreshTokenTTL:      r.duration("KILN_REFRESH_TOKEN_TTL"),
+		SignupEnabled:        r.boolean("KILN_SIGNUP_ENABLED"),
+		SetupToken:           getenv("KILN_SETUP_TOKEN"),
+		MaxBodyBytes:         int64(r.positiveInt("KILN_MAX_BODY_BYTES")),
+		LogLevel:             r.oneOf("KILN_LOG_LEVEL", "debug", "info", "warn", "error"),
+		DevDir:               r.str("KILN_DEV_DIR"),
+		ShutdownGrace:        r.duration("KILN_SHUTDOWN_GRACE"),
+		WorkerConcurrency:    r.positiveInt("KILN_WORKER_CONCURRENCY"),
+		WorkerPollInterval:   r.duration("KILN_WORKER_POLL_INTERVAL"),
+		Namespace:            r.str("KILN_NAMESPACE"),
+		SignupCredits:        int64(r.nonNegativeInt("KILN_SIGNUP_CREDITS")),
+		TenantMaxActive:      r.positiveInt("KILN_TENANT_MAX_ACTIVE"),
+		RelayInterval:        r.duration("KILN_RELAY_INTERVAL"),
+		DiagnosticKinds:      r.boolean("KILN_DIAGNOSTIC_KINDS"),
+		APIKeyCacheTTL:       r.nonNegativeDuration("KILN_API_KEY_CACHE_TTL"),
+		EgressAllow:          r.prefixes("KILN_EGRESS_ALLOW"),
+		MetricsBasicAuth:     getenv("KILN_METRICS_BASIC_AUTH"),
+		MetricsAddr:          getenv("KILN_METRICS_ADDR"),
+		AsynqmonReadOnly:     r.boolean("KILN_ASYNQMON_READONLY"),
+		RateLimits:           r.rates("KILN_RATE_LIMITS"),
+		WebhookSecretOverlap: r.duration("KILN_WEBHOOK_SECRET_OVERLAP"),
+	}
+	if c.MetricsBasicAuth != "" && !strings.Contains(c.MetricsBasicAuth, ":") {
+		r.fail("KILN_METRICS_BASIC_AUTH", errors.New("must be user:pass"))
+	}
+	if c.MetricsAddr != "" {
+		r.check("KILN_METRICS_ADDR", validAddr(c.MetricsAddr))
 	}
 	r.check("DATABASE_URL", validURL(c.DatabaseURL, "postgres", "postgresql"))
 	r.check("REDIS_URL", validURL(c.RedisURL, "redis", "rediss"))
@@ -253,6 +286,52 @@ func (r *reader) nonNegativeDuration(name string) time.Duration {
 		r.fail(name, fmt.Errorf("must be a duration such as 2s, or 0, got %q", raw))
 	}
 	return d
+}
+
+// prefixes reads a comma-separated list of CIDRs (a bare address is one
+// host).
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, item := range r.list(name) {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				r.fail(name, fmt.Errorf("must list CIDRs such as 127.0.0.1/32 or 10.0.0.0/8, got %q", item))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// rates reads scope=perMinute pairs, starting from the defaults in Vars so
+// that naming one scope leaves the others at their defaults.
+func (r *reader) rates(name string) map[string]int {
+	out := map[string]int{}
+	parse := func(raw string) {
+		for _, item := range strings.Split(raw, ",") {
+			scope, n, ok := strings.Cut(strings.TrimSpace(item), "=")
+			v, err := strconv.Atoi(strings.TrimSpace(n))
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			if !ok || scope == "" || err != nil || v <= 0 {
+				r.fail(name, fmt.Errorf("must list scope=requests-per-minute pairs such as ai=60,general=300, got %q", item))
+				continue
+			}
+			out[strings.TrimSpace(scope)] = v
+		}
+	}
+	for _, v := range Vars() {
+		if v.Name == name {
+			parse(v.Default)
+		}
+	}
+	parse(r.getenv(name))
+	return out
 }
 
 func (r *reader) boolean(name string) bool {

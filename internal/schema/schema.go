@@ -12,6 +12,7 @@ import (
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
+	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
 )
 
@@ -22,6 +23,7 @@ func Sources() []pg.Source {
 		content.Migrations(),
 		idempotency.Migrations(),
 		jobs.Migrations(),
+		ratelimit.Migrations(),
 	}
 }
 
