@@ -6,17 +6,25 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services build
+.PHONY: run test services tools quality build
 
 run: services build
 	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} ./bin/kiln dev
 
-test: services
+test: services tools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 
 services:
 	bash deploy/dev/services.sh
+
+# pdftotext and espeak-ng, the yardsticks some tests measure against.
+tools:
+	bash deploy/dev/tools.sh
+
+# The extraction quality report on the shared corpora (figures in the README).
+quality: tools build
+	./bin/kiln quality
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kiln ./cmd/kiln

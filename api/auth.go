@@ -114,6 +114,9 @@ func (s *Server) passwordGrant(c *gin.Context, req tokenRequest) {
 		s.fail(c, err)
 		return
 	}
+	if p, err := s.identity.Authenticate(c.Request.Context(), tokens.AccessToken); err == nil && p.PlatformAdmin {
+		s.setConsoleCookie(c, tokens) // a browser login opens the queue dashboard too
+	}
 	writeTokens(c, tokens)
 }
 

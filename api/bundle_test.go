@@ -8,25 +8,36 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/content/ingest"
+	"github.com/kilnhq/kiln/egress"
+	"github.com/kilnhq/kiln/extract/pdftext"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/storage"
+	"github.com/kilnhq/kiln/worker"
 )
 
 const (
 	testSecret     = "api-test-secret-that-is-at-least-32-bytes"
 	testSetupToken = "setup-token-for-tests-0123456789"
+	// testMediaMaxBytes is the media limit; larger than MaxBodyBytes, so
+	// uploads show that they get their own body limit.
+	testMediaMaxBytes = 256 << 10
 )
 
 // bundle is one test's running API over its own schema and Redis prefix,
@@ -39,7 +50,10 @@ type bundle struct {
 	redis    *testkit.Redis
 	identity *identity.Service
 	jobs     *jobs.Service
+	webhooks *webhooks.Service
 	ns       string
+	// mediaDir holds the stored media files.
+	mediaDir string
 }
 
 // setup starts an API server for t; edit adjusts its configuration.
@@ -55,24 +69,43 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	testkit.Must(t, "identity", err)
 	ns := testkit.Namespace(t, rd)
 	m := metrics.New()
+	m.WatchQueues(asynq.NewInspectorFromRedisClient(rd.Client))
+	mediaDir := t.TempDir()
+	store, err := storage.NewLocal(mediaDir)
+	testkit.Must(t, "media store", err)
+	t.Cleanup(func() { store.Close() })
+	media := content.Options{Store: store, Media: content.MediaConfig{MaxBytes: testMediaMaxBytes}}
+	contents := content.New(db.Pool, log, media)
+	loopback := egress.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	out := egress.New(loopback)
 	kinds := jobs.NewRegistry()
 	kinds.Register(jobs.EchoKind())
 	kinds.Register(sleeperKind())
+	for _, k := range ingest.New(contents, log, ingest.Config{Egress: egress.Config{Allow: loopback.Allow, Timeout: 2 * time.Second},
+		PDF: pdftext.Limits{Timeout: 20 * time.Second}}).Kinds() {
+		kinds.Register(k)
+	}
 	engine := jobs.New(db.Pool, rd.Client, log, jobs.Config{Namespace: ns, PublicURL: "http://kiln.test",
-		SignupCredits: 100, TenantMaxActive: 100, RelayInterval: 100 * time.Millisecond, Metrics: m}, kinds)
+		SignupCredits: 100, TenantMaxActive: 100, RelayInterval: 100 * time.Millisecond, Metrics: m,
+		CheckWebhook: func(ctx context.Context, u string) error { return webhooks.CheckURL(ctx, out, u) }}, kinds)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
+	hooks := webhooks.New(db.Pool, rd.Client, engine, log, webhooks.Config{Namespace: ns, Metrics: m,
+		Schedule:         []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
+		DispatchInterval: 20 * time.Millisecond, AttemptTimeout: 2 * time.Second,
+		Egress: loopback})
 	cfg := api.Config{Version: "test", PublicURL: "http://kiln.test", SignupEnabled: true,
 		SetupToken: testSetupToken, MaxBodyBytes: 64 << 10, Namespace: ns, RateLimits: generousLimits()}
 	for _, e := range edit {
 		e(&cfg)
 	}
-	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: content.New(db.Pool, log),
-		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m})
+	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: contents,
+		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, ns: ns}
+	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, webhooks: hooks, ns: ns,
+		mediaDir: mediaDir}
 }
 
 // generousLimits are rate limits no ordinary test reaches; the rate-limit
@@ -83,7 +116,11 @@ func generousLimits() map[string]int {
 
 // startWorker runs a worker (with the cancel listener and the relay) for
 // the bundle's namespace until the test ends.
-func (b *bundle) startWorker() { testkit.StartWorker(b.t, b.jobs, b.ns, 8) }
+func (b *bundle) startWorker() {
+	testkit.StartWorker(b.t, b.jobs, b.ns, 8, testkit.Extra{Queue: webhooks.Queue(b.ns), Weight: 3,
+		Register: func(mux *worker.Mux) { mux.HandleFunc(webhooks.TaskType, b.webhooks.ProcessTask) },
+		Run:      b.webhooks.Run})
+}
 
 // response is a finished HTTP exchange.
 type response struct {

@@ -43,6 +43,8 @@ func statusOf(k problem.Kind) int {
 		return http.StatusConflict
 	case problem.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case problem.Unsupported:
+		return http.StatusUnsupportedMediaType
 	case problem.Invalid:
 		return http.StatusUnprocessableEntity
 	case problem.RateLimited:

@@ -26,13 +26,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 // the same key and body replay the first answer, another body is a 422,
 // and a retry while the first is still running is a 409.
 func (s *Server) idempotent(c *gin.Context) {
-	key := c.GetHeader("Idempotency-Key")
-	if key == "" {
-		c.Next()
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	if len(key) > 255 {
-		s.fail(c, fieldProblem("Idempotency-Key", "must be at most 255 characters"))
+	if key == "" {
+		c.Next()
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
@@ -41,6 +41,23 @@ func (s *Server) idempotent(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	s.once(c, key, body, c.Next)
+}
+
+// idempotencyKey returns the request's Idempotency-Key, "" when it has none.
+func idempotencyKey(c *gin.Context) (string, error) {
+	key := c.GetHeader("Idempotency-Key")
+	if len(key) > 255 {
+		return "", fieldProblem("Idempotency-Key", "must be at most 255 characters")
+	}
+	return key, nil
+}
+
+// once runs next under key for a request whose content is body: a replay
+// answers the stored response instead, and next's answer is stored.
+// Handlers whose raw body is no fingerprint (a multipart upload, whose
+// boundary changes on every retry) call it with a body of their own.
+func (s *Server) once(c *gin.Context, key string, body []byte, next func()) {
 	tenantID := caller(c).TenantID
 	ctx := c.Request.Context()
 	replay, err := s.idem.Begin(ctx, tenantID, key, idempotency.Fingerprint(c.Request.Method, c.Request.URL.Path, body))
@@ -61,7 +78,7 @@ func (s *Server) idempotent(c *gin.Context) {
 	}
 	rec := &recorder{ResponseWriter: c.Writer}
 	c.Writer = rec
-	c.Next()
+	next()
 	s.rememberAnswer(c, tenantID, key, rec)
 }
 

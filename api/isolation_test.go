@@ -21,8 +21,19 @@ func TestTenantIsolation(t *testing.T) {
 	sa := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/service-accounts", Auth: acme.Token,
 		Body: map[string]string{"name": "bot"}}).JSON(t)["id"].(string)
 	jobID := b.submit(acme, map[string]any{"kind": "system.echo"})["id"].(string)
+	postID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/sites/blog/posts", Auth: acme.Token,
+		Body: map[string]string{"title": "Acme news"}}).JSON(t)["id"].(string)
+	mediaID := b.upload(acme, "blog", "note.txt", []byte("Acme's file"), nil).JSON(t)["id"].(string)
+	hookRcv := newReceiver(t)
+	endpointID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/webhooks", Auth: acme.Token,
+		Body: map[string]string{"url": hookRcv.srv.URL}}).JSON(t)["id"].(string)
+	deliveryID := "whd_isolation"
+	_, err := b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_deliveries (id, tenant_id, job_id, endpoint_id, url, event_type, message_id, payload, status)
+		VALUES ($1, $2, $3, $4, $5, 'job.succeeded', 'msg_isolation', '{}', 'failed')`, deliveryID, acme.ID, jobID, endpointID, hookRcv.srv.URL)
+	must(t, err)
 
-	// For each route with a parameter: the id of Acme's resource, and what a
+	// For each route with a parameter: the id of Acme's resource (ids
+	// separated by spaces fill the route's parameters in order), and what a
 	// Globex owner gets (404; 403 where the route is for platform admins).
 	cases := map[string]struct {
 		id     string
@@ -40,10 +51,33 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /api/v1/sites/:site":                         {siteID, http.StatusNotFound},
 		"PATCH /api/v1/sites/:site":                       {siteID, http.StatusNotFound},
 		"DELETE /api/v1/sites/:site":                      {siteID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/posts":                   {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/posts":                  {siteID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/posts/:id":               {siteID + " " + postID, http.StatusNotFound},
+		"PATCH /api/v1/sites/:site/posts/:id":             {siteID + " " + postID, http.StatusNotFound},
+		"DELETE /api/v1/sites/:site/posts/:id":            {siteID + " " + postID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/posts/from-url":         {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/posts/from-pdf":         {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/posts/:id/recrawl":      {siteID + " " + postID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/media":                   {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/media":                  {siteID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/media/:id":               {siteID + " " + mediaID, http.StatusNotFound},
+		"PATCH /api/v1/sites/:site/media/:id":             {siteID + " " + mediaID, http.StatusNotFound},
+		"DELETE /api/v1/sites/:site/media/:id":            {siteID + " " + mediaID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/media/:id/view":          {siteID + " " + mediaID, http.StatusNotFound},
 		"GET /api/v1/jobs/:id":                            {jobID, http.StatusNotFound},
 		"GET /api/v1/jobs/:id/events":                     {jobID, http.StatusNotFound},
 		"POST /api/v1/jobs/:id/cancel":                    {jobID, http.StatusNotFound},
 		"POST /api/v1/jobs/:id/retry":                     {jobID, http.StatusNotFound},
+		"GET /api/v1/jobs/:id/deliveries":                 {jobID, http.StatusNotFound},
+		"GET /api/v1/webhooks/:id":                        {endpointID, http.StatusNotFound},
+		"PATCH /api/v1/webhooks/:id":                      {endpointID, http.StatusNotFound},
+		"DELETE /api/v1/webhooks/:id":                     {endpointID, http.StatusNotFound},
+		"GET /api/v1/webhooks/:id/secret":                 {endpointID, http.StatusNotFound},
+		"POST /api/v1/webhooks/:id/rotate-secret":         {endpointID, http.StatusNotFound},
+		"GET /api/v1/webhooks/:id/deliveries":             {endpointID, http.StatusNotFound},
+		"GET /api/v1/webhook-deliveries/:id":              {deliveryID, http.StatusNotFound},
+		"POST /api/v1/webhook-deliveries/:id/redeliver":   {deliveryID, http.StatusNotFound},
 		"POST /api/v1/admin/tenants/:id/credits":          {acme.ID, http.StatusForbidden},
 		"GET /api/v1/admin/tenants/:id":                   {acme.ID, http.StatusForbidden},
 		"PATCH /api/v1/admin/tenants/:id":                 {acme.ID, http.StatusForbidden},
@@ -64,10 +98,13 @@ func TestTenantIsolation(t *testing.T) {
 			continue
 		}
 		covered++
-		path := rt.Path[:strings.Index(rt.Path, ":")] + c.id
-		if rest := rt.Path[strings.Index(rt.Path, ":"):]; strings.Contains(rest, "/") {
-			path += rest[strings.Index(rest, "/"):]
+		ids, segs := strings.Fields(c.id), strings.Split(rt.Path, "/")
+		for i, seg := range segs {
+			if strings.HasPrefix(seg, ":") && len(ids) > 0 {
+				segs[i], ids = ids[0], ids[1:]
+			}
 		}
+		path := strings.Join(segs, "/")
 		r := req{Method: rt.Method, Path: path, Auth: globex.Token, Body: map[string]string{"name": "hijacked"}}
 		if rt.Method == http.MethodGet || rt.Method == http.MethodDelete {
 			r.Body = nil
@@ -83,6 +120,9 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		}
 	}
+	if hookRcv.count() != 0 {
+		t.Errorf("another tenant's redelivery reached Acme's endpoint %d times", hookRcv.count())
+	}
 	if covered != len(cases) {
 		t.Errorf("%d routes with ids walked, table has %d: remove cases for routes that are gone", covered, len(cases))
 	}
@@ -93,6 +133,12 @@ func TestTenantIsolation(t *testing.T) {
 		if got["name"] == "hijacked" {
 			t.Errorf("%s was changed by another tenant", p)
 		}
+	}
+	if p := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites/blog/posts/" + postID, Auth: acme.Token}).JSON(t); p["title"] != "Acme news" {
+		t.Errorf("Acme's post was changed by another tenant: %v", p)
+	}
+	if v := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites/blog/media/" + mediaID + "/view", Auth: acme.Token}); string(v.Body) != "Acme's file" {
+		t.Errorf("Acme's file was changed by another tenant: %q", v.Body)
 	}
 	if j := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs/" + jobID, Auth: acme.Token}).JSON(t); j["status"] != "queued" {
 		t.Errorf("Acme's job is %v after another tenant's attempts, want queued", j["status"])

@@ -34,6 +34,9 @@ func TestMetricsReflectJobs(t *testing.T) {
 			t.Errorf("/metrics lacks %q", line)
 		}
 	}
+	if !strings.Contains(body, `asynq_queue_size{queue="`+b.ns+`:normal"}`) {
+		t.Error("/metrics lacks Asynq's queue collector (asynq_queue_size of the normal queue)")
+	}
 	if strings.Contains(body, acme.ID) || strings.Contains(body, ok["id"].(string)) {
 		t.Error("/metrics labels carry ids; labels must be bounded (route templates, kinds)")
 	}

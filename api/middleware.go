@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/internal/problem"
 	"github.com/kilnhq/kiln/jobs"
 )
@@ -88,12 +89,21 @@ func (s *Server) recoverPanics(c *gin.Context) {
 }
 
 // limitBody caps the request body; reading past the cap fails with a
-// *http.MaxBytesError, which fail answers with 413.
+// *http.MaxBytesError, which fail answers with 413. Media uploads are
+// capped by the media limit instead (see isUpload).
 func (s *Server) limitBody(c *gin.Context) {
-	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+	limit := s.cfg.MaxBodyBytes
+	if isUpload(c) {
+		limit = s.uploadLimit()
+	}
+	if c.Request.ContentLength > limit {
+		if isUpload(c) {
+			s.fail(c, content.MediaTooLarge(s.content.MediaMaxBytes()))
+			return
+		}
 		s.fail(c, problem.New(problem.TooLarge, "body_too_large", fmt.Sprintf("the request body is larger than %d bytes (KILN_MAX_BODY_BYTES)", s.cfg.MaxBodyBytes)))
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }

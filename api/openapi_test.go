@@ -25,7 +25,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if !strings.HasPrefix(spec.OpenAPI, "3.") {
 		t.Fatalf("openapi version = %q", spec.OpenAPI)
 	}
-	param := regexp.MustCompile(`:(\w+)`)
+	param := regexp.MustCompile(`[:*](\w+)`)
 	var routes, described []string
 	for _, r := range b.server.Routes() {
 		routes = append(routes, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))

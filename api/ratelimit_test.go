@@ -55,8 +55,13 @@ func TestRateLimits(t *testing.T) {
 	b.expect(http.StatusAccepted, req{Method: "POST", Path: "/api/v1/jobs", Auth: globex.Token,
 		Body: map[string]any{"kind": "system.echo"}})
 
-	// A platform admin gives Acme its own ai limit.
+	// A platform admin sees the refusal, and gives Acme its own ai limit.
 	admin := b.platformAdmin()
+	st := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/admin/monitoring/rate-limit-stats", Auth: admin}).JSON(t)["stats"].(map[string]any)
+	top := st["top_limited"].([]any)
+	if st["limited"].(map[string]any)["ai"] != float64(1) || len(top) != 1 || top[0].(map[string]any)["subject"] != acme.ID {
+		t.Errorf("rate-limit-stats = %v, want one ai refusal of %s", st, acme.ID)
+	}
 	lim := b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/admin/tenants/" + acme.ID + "/rate-limits", Auth: admin,
 		Body: map[string]any{"ai": 50}}).JSON(t)["per_minute"].(map[string]any)
 	if lim["ai"] != float64(50) || lim["content"] != float64(5) {

@@ -9,16 +9,19 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/egress"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/metrics"
 	"github.com/kilnhq/kiln/internal/problem"
 	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/jobs/webhooks"
 )
 
 // Config holds the API settings read from the environment.
@@ -37,6 +40,8 @@ type Config struct {
 	RateLimits map[string]int
 	// Namespace prefixes the rate limiter's Redis keys.
 	Namespace string
+	// ConsoleReadOnly makes the /admin/queues dashboard view-only.
+	ConsoleReadOnly bool
 }
 
 // Deps are the services the API calls.
@@ -49,6 +54,10 @@ type Deps struct {
 	Idempotency *idempotency.Store
 	// Metrics is the process's registry; nil gives the API its own.
 	Metrics *metrics.Metrics
+	// Webhooks manages endpoints, secrets and deliveries.
+	Webhooks *webhooks.Service
+	// Egress vets URLs the API is asked to fetch, before a job is made.
+	Egress *egress.Client
 }
 
 // Server answers Kiln's HTTP API.
@@ -63,6 +72,9 @@ type Server struct {
 	idem     *idempotency.Store
 	metrics  *metrics.Metrics
 	limits   *ratelimit.Limiter
+	webhooks *webhooks.Service
+	insp     *asynq.Inspector
+	egress   *egress.Client
 	router   *gin.Engine
 }
 
@@ -70,7 +82,9 @@ type Server struct {
 func New(cfg Config, log *slog.Logger, deps Deps) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content,
-		jobs: deps.Jobs, idem: deps.Idempotency, metrics: deps.Metrics}
+		jobs: deps.Jobs, idem: deps.Idempotency, metrics: deps.Metrics,
+		webhooks: deps.Webhooks, insp: asynq.NewInspectorFromRedisClient(deps.Redis),
+		egress: deps.Egress}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
@@ -105,6 +119,7 @@ func (s *Server) routes() {
 	r.GET("/health/live", s.live)
 	r.GET("/health/ready", s.ready)
 	r.GET("/metrics", s.serveMetrics())
+	s.consoleRoutes(r)
 
 	v1 := r.Group("/api/v1")
 	v1.GET("/openapi.yaml", s.openAPI)
@@ -148,6 +163,24 @@ func (s *Server) routes() {
 	in.PATCH("/sites/:site", editor, s.updateSite)
 	in.DELETE("/sites/:site", editor, s.deleteSite)
 
+	in.GET("/sites/:site/posts", viewer, s.listPosts)
+	in.POST("/sites/:site/posts", editor, s.idempotent, s.createPost)
+	in.GET("/sites/:site/posts/:id", viewer, s.getPost)
+	in.PATCH("/sites/:site/posts/:id", editor, s.updatePost)
+	in.DELETE("/sites/:site/posts/:id", editor, s.deletePost)
+	in.POST("/sites/:site/posts/from-url", editor, s.idempotent, s.postFromURL)
+	in.POST("/sites/:site/posts/from-pdf", editor, s.postFromPDF) // idempotent inside: JSON or multipart
+	in.POST("/sites/:site/posts/:id/recrawl", editor, s.idempotent, s.recrawlPost)
+
+	// uploadRoute: its body may be as large as a media file, and it handles
+	// Idempotency-Key itself.
+	in.POST("/sites/:site/media", editor, s.uploadMedia)
+	in.GET("/sites/:site/media", viewer, s.listMedia)
+	in.GET("/sites/:site/media/:id", viewer, s.getMedia)
+	in.PATCH("/sites/:site/media/:id", editor, s.updateMedia)
+	in.DELETE("/sites/:site/media/:id", editor, s.deleteMedia)
+	in.GET("/sites/:site/media/:id/view", viewer, s.viewMedia)
+
 	in.GET("/job-kinds", viewer, s.listJobKinds)
 	in.POST("/jobs", editor, s.idempotent, s.submitJob)
 	in.POST("/jobs/estimate", viewer, s.estimateJob)
@@ -156,6 +189,20 @@ func (s *Server) routes() {
 	in.GET("/jobs/:id/events", viewer, s.jobEvents)
 	in.POST("/jobs/:id/cancel", editor, s.cancelJob)
 	in.POST("/jobs/:id/retry", editor, s.idempotent, s.retryJob)
+	in.GET("/jobs/:id/deliveries", viewer, s.listJobDeliveries)
+
+	in.GET("/webhooks/secret", admin, s.getSigningSecret)
+	in.POST("/webhooks/secret/rotate", admin, s.rotateSigningSecret)
+	in.GET("/webhooks", admin, s.listWebhooks)
+	in.POST("/webhooks", admin, s.idempotent, s.createWebhook)
+	in.GET("/webhooks/:id", admin, s.getWebhook)
+	in.PATCH("/webhooks/:id", admin, s.updateWebhook)
+	in.DELETE("/webhooks/:id", admin, s.deleteWebhook)
+	in.GET("/webhooks/:id/secret", admin, s.getWebhookSecret)
+	in.POST("/webhooks/:id/rotate-secret", admin, s.rotateWebhookSecret)
+	in.GET("/webhooks/:id/deliveries", admin, s.listWebhookDeliveries)
+	in.GET("/webhook-deliveries/:id", viewer, s.getDelivery)
+	in.POST("/webhook-deliveries/:id/redeliver", editor, s.redeliver)
 
 	in.GET("/credits/balance", viewer, s.creditBalance)
 	in.GET("/credits/transactions", viewer, s.creditTransactions)
@@ -173,6 +220,10 @@ func (s *Server) routes() {
 	pa.POST("/tenants/:id/credits", s.grantCredits)
 	pa.GET("/tenants/:id/rate-limits", s.tenantRateLimits)
 	pa.PUT("/tenants/:id/rate-limits", s.setTenantRateLimits)
+	pa.GET("/monitoring/system-health", s.systemHealth)
+	pa.GET("/monitoring/queue-stats", s.queueStats)
+	pa.GET("/monitoring/performance-metrics", s.performanceMetrics)
+	pa.GET("/monitoring/rate-limit-stats", s.rateLimitStats)
 	pa.GET("/costs", s.getCosts)
 	pa.PUT("/costs", s.putCosts)
 }

@@ -123,14 +123,34 @@ func (s *Service) UpdateSite(ctx context.Context, tenantID, ref string, in SiteI
 		tenantID, ref, in.Name, in.Slug, in.URL, in.Description, in.Language, in.Metadata)
 }
 
-// DeleteSite deletes the site and everything that hangs off it.
+// DeleteSite deletes the site and everything that hangs off it, including
+// the bytes of its media files.
 func (s *Service) DeleteSite(ctx context.Context, tenantID, ref string) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM sites WHERE tenant_id = $1 AND `+refMatch, tenantID, ref)
+	var keys []string
+	err := pg.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		// Locking the site first makes media uploads to it wait, so every
+		// file whose row the delete cascades to is in keys.
+		var id string
+		err := tx.QueryRow(ctx, `SELECT id FROM sites WHERE tenant_id = $1 AND `+refMatch+` FOR UPDATE`, tenantID, ref).Scan(&id)
+		if isNoRows(err) {
+			return problem.NotFoundf("site")
+		}
+		if err != nil {
+			return fmt.Errorf("delete site %s: %w", ref, err)
+		}
+		if keys, err = siteMediaKeys(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sites WHERE tenant_id = $1 AND id = $2`, tenantID, id); err != nil {
+			return fmt.Errorf("delete site %s: %w", ref, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("delete site %s: %w", ref, err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return problem.NotFoundf("site")
+	for _, key := range keys {
+		s.discard(ctx, key)
 	}
 	return nil
 }

@@ -101,6 +101,10 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // strictDecode decodes a kind's input, refusing unknown fields and wrong
 // types with a field-level problem.
+// StrictDecode decodes a kind's input into v, refusing unknown fields, and
+// answers a field error on input when it does not fit.
+func StrictDecode(raw json.RawMessage, v any) error { return strictDecode(raw, v) }
+
 func strictDecode(raw json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

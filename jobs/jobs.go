@@ -8,6 +8,7 @@
 package jobs
 
 import (
+	"context"
 	"embed"
 	"log/slog"
 	"sync/atomic"
@@ -48,6 +49,10 @@ type Config struct {
 	// Metrics records submissions, outcomes, run times and credits; nil
 	// gives the engine a registry of its own that nothing serves.
 	Metrics *metrics.Metrics
+	// CheckWebhook, when set, vets a job's webhook URL at submit (the
+	// egress rules); its error's text is the field error. It runs only
+	// when every other field is valid.
+	CheckWebhook func(ctx context.Context, url string) error
 }
 
 // Service is the job engine.

@@ -125,6 +125,13 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	if req.Webhook != "" && s.cfg.CheckWebhook != nil {
+		if err := s.cfg.CheckWebhook(ctx, req.Webhook); err != nil {
+			var f problem.FieldErrors
+			f.Add("webhook", err.Error())
+			return Job{}, f.Err()
+		}
+	}
 	r := s.submits.do(p)
 	if r.err != nil {
 		return Job{}, r.err

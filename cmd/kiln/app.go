@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	asynqmetrics "github.com/hibiken/asynq/x/metrics"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/content/ingest"
+	"github.com/kilnhq/kiln/egress"
+	"github.com/kilnhq/kiln/extract/pdftext"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/config"
 	"github.com/kilnhq/kiln/internal/idempotency"
@@ -26,6 +28,8 @@ import (
 	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/schema"
 	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/storage"
 	"github.com/kilnhq/kiln/worker"
 )
 
@@ -42,6 +46,9 @@ type app struct {
 	jobs     *jobs.Service
 	idem     *idempotency.Store
 	metrics  *metrics.Metrics
+	webhooks *webhooks.Service
+	store    *storage.Local
+	egress   *egress.Client
 }
 
 func newLogger(level string) *slog.Logger {
@@ -82,28 +89,45 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, err
 	}
 	m := metrics.New()
-	m.Registry.MustRegister(asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb)))
+	m.WatchQueues(asynq.NewInspectorFromRedisClient(rdb))
+	store, err := storage.NewLocal(cfg.MediaDir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("KILN_MEDIA_DIR: %w", err)
+	}
+	contents := content.New(db, log, content.Options{Store: store, Media: content.MediaConfig{MaxBytes: cfg.MediaMaxBytes}})
+	out := egress.New(egress.Config{Allow: cfg.EgressAllow})
 	engine := jobs.New(db, rdb, log, jobs.Config{
 		Namespace: cfg.Namespace, PublicURL: cfg.PublicURL, SignupCredits: cfg.SignupCredits,
 		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval, Metrics: m,
-	}, kinds(cfg))
+		CheckWebhook: func(ctx context.Context, u string) error { return webhooks.CheckURL(ctx, out, u) },
+	}, kinds(cfg, contents, log))
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
+	hooks := webhooks.New(db, rdb, engine, log, webhooks.Config{Namespace: cfg.Namespace, Metrics: m,
+		SecretOverlap: cfg.WebhookSecretOverlap, Egress: egress.Config{Allow: cfg.EgressAllow}})
 	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
-		content: content.New(db, log), jobs: engine, idem: idempotency.New(db), metrics: m}, nil
+		content: contents, store: store, jobs: engine, egress: out, idem: idempotency.New(db), metrics: m,
+		webhooks: hooks}, nil
 }
 
 // kinds registers every job kind this build runs.
-func kinds(cfg config.Config) *jobs.Registry {
+func kinds(cfg config.Config, c *content.Service, log *slog.Logger) *jobs.Registry {
 	r := jobs.NewRegistry()
 	if cfg.DiagnosticKinds {
 		r.Register(jobs.EchoKind())
+	}
+	in := ingest.New(c, log, ingest.Config{Egress: egress.Config{Allow: cfg.EgressAllow},
+		PDF: pdftext.Limits{MaxPages: cfg.PDFMaxPages, MaxBytes: cfg.PDFMaxBytes}})
+	for _, k := range in.Kinds() {
+		r.Register(k)
 	}
 	return r
 }
 
 func (a *app) close() {
+	a.store.Close()
 	a.redis.Close()
 	a.db.Close()
 }
@@ -140,9 +164,9 @@ func (a *app) serveAPI(ctx context.Context) error {
 	s := api.New(api.Config{
 		Version: version, PublicURL: a.cfg.PublicURL, SignupEnabled: a.cfg.SignupEnabled,
 		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes, MetricsBasicAuth: a.cfg.MetricsBasicAuth,
-		RateLimits: a.cfg.RateLimits, Namespace: a.cfg.Namespace,
+		RateLimits: a.cfg.RateLimits, Namespace: a.cfg.Namespace, ConsoleReadOnly: a.cfg.AsynqmonReadOnly,
 	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem,
-		Metrics: a.metrics})
+		Metrics: a.metrics, Webhooks: a.webhooks, Egress: a.egress})
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -180,6 +204,7 @@ func (a *app) announceSetupToken(ctx context.Context) error {
 func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
 	mux := worker.NewMux()
 	a.jobs.Register(mux)
+	mux.HandleFunc(webhooks.TaskType, a.webhooks.ProcessTask)
 	periodic := worker.RegisterMaintenance(mux, a.log,
 		worker.Maintenance{Type: "maintenance:prune_sessions", Spec: "@every 1h", Run: a.identity.PruneSessions},
 		worker.Maintenance{Type: "maintenance:prune_idempotency_keys", Spec: "@every 1h", Run: a.idem.Prune},
@@ -188,8 +213,10 @@ func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
 }
 
 func (a *app) workerConfig() worker.Config {
+	queues := jobs.Queues(a.cfg.Namespace)
+	queues[webhooks.Queue(a.cfg.Namespace)] = 3 // deliveries are short; as often as normal jobs
 	return worker.Config{Concurrency: a.cfg.WorkerConcurrency, ShutdownGrace: a.cfg.ShutdownGrace,
-		Queues: jobs.Queues(a.cfg.Namespace), PollInterval: a.cfg.WorkerPollInterval, RetryDelay: jobs.RetryDelay,
+		Queues: queues, PollInterval: a.cfg.WorkerPollInterval, RetryDelay: jobs.RetryDelay,
 		OnShutdown: a.jobs.Drain}
 }
 
@@ -199,6 +226,7 @@ func (a *app) runWorker(ctx context.Context) error {
 	mux, _ := a.workerMux()
 	go a.jobs.ListenForCancels(ctx)
 	go a.jobs.RunRelay(ctx)
+	go a.webhooks.Run(ctx)
 	go a.serveMetrics(ctx)
 	return worker.Run(ctx, a.asynq, a.workerConfig(), a.log, mux)
 }

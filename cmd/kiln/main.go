@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/kilnhq/kiln/extract/pdftext"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -25,6 +27,7 @@ Usage:
   kiln admin create --email E [--name N]
                               create a platform admin (password from KILN_ADMIN_PASSWORD or stdin)
   kiln bench [-quick]         benchmark submit, end-to-end and start latency beside raw Asynq
+  kiln quality [-corpus DIR]  extraction quality report on the shared web-page and PDF corpora
   kiln version                print the version
   kiln env                    list the environment variables kiln reads
 
@@ -32,6 +35,11 @@ Configuration comes from the environment; see the README or 'kiln env'.
 `
 
 func main() {
+	// The PDF extraction child (see pdftext.ExtractIsolated) must be handed
+	// over before anything else runs.
+	if len(os.Args) > 1 && os.Args[1] == pdftext.ChildArg {
+		os.Exit(pdftext.ChildMain(os.Args[2:], os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()
@@ -61,6 +69,8 @@ func run(ctx context.Context, args []string) error {
 		return runAdmin(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "quality":
+		return runQuality(ctx, args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("kiln", version)
 		return nil

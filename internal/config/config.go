@@ -94,6 +94,13 @@ type Config struct {
 	RateLimits map[string]int
 	// WebhookSecretOverlap is how long a rotated endpoint secret still signs.
 	WebhookSecretOverlap time.Duration
+	// MediaDir is where the local media store keeps files.
+	MediaDir string
+	// MediaMaxBytes is the largest media file accepted.
+	MediaMaxBytes int64
+	// PDFMaxPages and PDFMaxBytes bound one PDF extraction.
+	PDFMaxPages int
+	PDFMaxBytes int64
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -135,6 +142,10 @@ func Vars() []Var {
 		{"KILN_ASYNQMON_READONLY", "false", "Make the /admin/queues dashboard view-only."},
 		{"KILN_RATE_LIMITS", "ai=60,content=100,auth=20,general=300", "Default requests per minute per tenant for each scope (auth: per client IP); tenants can be given their own."},
 		{"KILN_WEBHOOK_SECRET_OVERLAP", "24h", "How long a rotated webhook secret keeps signing beside the new one."},
+		{"KILN_MEDIA_DIR", ".kiln/media", "Directory of the local media store; API and worker processes must share it."},
+		{"KILN_PDF_MAX_PAGES", "500", "Most pages a PDF may have for post.from_pdf (more: pdf_too_large)."},
+		{"KILN_PDF_MAX_MB", "50", "Largest PDF post.from_pdf extracts, in MiB (larger: pdf_too_large)."},
+		{"KILN_MEDIA_MAX_MB", "50", "Largest media file accepted, in MiB (uploads get this limit instead of KILN_MAX_BODY_BYTES)."},
 	}
 }
 
@@ -176,6 +187,10 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		AsynqmonReadOnly:     r.boolean("KILN_ASYNQMON_READONLY"),
 		RateLimits:           r.rates("KILN_RATE_LIMITS"),
 		WebhookSecretOverlap: r.duration("KILN_WEBHOOK_SECRET_OVERLAP"),
+		MediaDir:             r.str("KILN_MEDIA_DIR"),
+		MediaMaxBytes:        int64(r.positiveInt("KILN_MEDIA_MAX_MB")) << 20,
+		PDFMaxPages:          r.positiveInt("KILN_PDF_MAX_PAGES"),
+		PDFMaxBytes:          int64(r.positiveInt("KILN_PDF_MAX_MB")) << 20,
 	}
 	if c.MetricsBasicAuth != "" && !strings.Contains(c.MetricsBasicAuth, ":") {
 		r.fail("KILN_METRICS_BASIC_AUTH", errors.New("must be user:pass"))

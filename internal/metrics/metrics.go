@@ -8,6 +8,8 @@ package metrics
 import (
 	"time"
 
+	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -87,6 +89,13 @@ func New() *Metrics {
 		m.JobQueueWaitSeconds, m.CreditsCharged, m.WebhookDeliveries, m.RateLimited,
 	)
 	return m
+}
+
+// WatchQueues adds Asynq's queue collector (asynq/x/metrics): sizes by
+// state, latency, memory, processed and failed counts of every queue,
+// read through insp at scrape time.
+func (m *Metrics) WatchQueues(insp *asynq.Inspector) {
+	m.Registry.MustRegister(asynqmetrics.NewQueueMetricsCollector(insp))
 }
 
 // ObserveSince records the seconds from start to now in h, ignoring a

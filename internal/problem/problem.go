@@ -23,6 +23,7 @@ const (
 	NotFound                    // 404, also for another tenant's resource
 	Conflict                    // 409
 	TooLarge                    // 413
+	Unsupported                 // 415: a file type that is not accepted
 	Invalid                     // 422: readable, but values are wrong
 	RateLimited                 // 429
 	Unavailable                 // 503: a dependency is down

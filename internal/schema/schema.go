@@ -14,6 +14,7 @@ import (
 	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
+	"github.com/kilnhq/kiln/jobs/webhooks"
 )
 
 // Sources returns the migrations of every package that owns tables.
@@ -23,6 +24,7 @@ func Sources() []pg.Source {
 		content.Migrations(),
 		idempotency.Migrations(),
 		jobs.Migrations(),
+		webhooks.Migrations(),
 		ratelimit.Migrations(),
 	}
 }
