@@ -18,14 +18,19 @@ import (
 // post.from_pdf) through the same path as POST /jobs and answers 202 with
 // it; the job's result names the post.
 
-// fromURLRequest is POST /sites/{site}/posts/from-url's body.
-type fromURLRequest struct {
-	URL      string          `json:"url"`
-	Options  ingest.Options  `json:"options"`
+// jobOptions are the POST /jobs fields a source route also takes.
+type jobOptions struct {
 	Priority jobs.Priority   `json:"priority"`
 	Webhook  string          `json:"webhook"`
 	Events   []string        `json:"webhook_events"`
 	Metadata json.RawMessage `json:"metadata"`
+}
+
+// fromURLRequest is POST /sites/{site}/posts/from-url's body.
+type fromURLRequest struct {
+	URL     string         `json:"url"`
+	Options ingest.Options `json:"options"`
+	jobOptions
 }
 
 func (s *Server) postFromURL(c *gin.Context) {
@@ -43,7 +48,7 @@ func (s *Server) postFromURL(c *gin.Context) {
 		return
 	}
 	input, _ := json.Marshal(ingest.FromURLInput{URL: body.URL, Options: body.Options})
-	s.accept(c, s.sourceJob(c, site, ingest.KindFromURL, input, body.Priority, body.Webhook, body.Events, body.Metadata))
+	s.accept(c, s.sourceJob(c, site, ingest.KindFromURL, input, body.jobOptions))
 }
 
 // recrawlPost fetches a URL post's source again into the same post.
@@ -62,18 +67,15 @@ func (s *Server) recrawlPost(c *gin.Context) {
 		return
 	}
 	input, _ := json.Marshal(ingest.FromURLInput{URL: post.Source.URL, PostID: post.ID})
-	s.accept(c, s.sourceJob(c, site, ingest.KindFromURL, input, "", "", nil, nil))
+	s.accept(c, s.sourceJob(c, site, ingest.KindFromURL, input, jobOptions{}))
 }
 
 // fromPDFRequest is POST /sites/{site}/posts/from-pdf's JSON body, for a
 // PDF already in the site's media.
 type fromPDFRequest struct {
-	MediaID  string          `json:"media_id"`
-	Options  ingest.Options  `json:"options"`
-	Priority jobs.Priority   `json:"priority"`
-	Webhook  string          `json:"webhook"`
-	Events   []string        `json:"webhook_events"`
-	Metadata json.RawMessage `json:"metadata"`
+	MediaID string         `json:"media_id"`
+	Options ingest.Options `json:"options"`
+	jobOptions
 }
 
 // postFromPDF takes a multipart upload (the file is stored as media
@@ -84,7 +86,7 @@ func (s *Server) postFromPDF(c *gin.Context) {
 		return
 	}
 	if strings.HasPrefix(c.ContentType(), "multipart/") {
-		s.pdfFromUpload(c, site)
+		s.withUpload(c, func(up *upload) { s.submitUploadedPDF(c, site, up) })
 		return
 	}
 	var body fromPDFRequest
@@ -99,36 +101,11 @@ func (s *Server) postFromPDF(c *gin.Context) {
 		}
 	}
 	input, _ := json.Marshal(ingest.FromPDFInput{MediaID: body.MediaID, Options: body.Options})
-	s.accept(c, s.sourceJob(c, site, ingest.KindFromPDF, input, body.Priority, body.Webhook, body.Events, body.Metadata))
+	s.accept(c, s.sourceJob(c, site, ingest.KindFromPDF, input, body.jobOptions))
 }
 
-// pdfFromUpload stores the uploaded PDF, then submits the job; if the
+// submitUploadedPDF stores the uploaded PDF, then submits the job; if the
 // submit is refused (no credits, say) the stored file is removed again.
-func (s *Server) pdfFromUpload(c *gin.Context, site content.Site) {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	up, err := s.readUpload(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	defer up.form.RemoveAll()
-	run := func() { s.submitUploadedPDF(c, site, up) }
-	if key == "" {
-		run()
-		return
-	}
-	fp, err := up.fingerprint()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.once(c, key, fp, run)
-}
-
 func (s *Server) submitUploadedPDF(c *gin.Context, site content.Site, up *upload) {
 	ctx := c.Request.Context()
 	tenant := caller(c).TenantID
@@ -149,7 +126,7 @@ func (s *Server) submitUploadedPDF(c *gin.Context, site content.Site, up *upload
 		return
 	}
 	input, _ := json.Marshal(ingest.FromPDFInput{MediaID: m.ID})
-	j, err := s.jobs.Submit(ctx, s.sourceJob(c, site, ingest.KindFromPDF, input, "", "", nil, nil))
+	j, err := s.jobs.Submit(ctx, s.sourceJob(c, site, ingest.KindFromPDF, input, jobOptions{}))
 	if err != nil {
 		_ = s.content.DeleteMedia(ctx, tenant, site.ID, m.ID)
 		s.fail(c, err)
@@ -160,11 +137,10 @@ func (s *Server) submitUploadedPDF(c *gin.Context, site content.Site, up *upload
 }
 
 // sourceJob is the submit request of a source route's job.
-func (s *Server) sourceJob(c *gin.Context, site content.Site, kind string, input json.RawMessage, prio jobs.Priority,
-	webhook string, events []string, meta json.RawMessage) jobs.SubmitRequest {
+func (s *Server) sourceJob(c *gin.Context, site content.Site, kind string, input json.RawMessage, o jobOptions) jobs.SubmitRequest {
 	p := caller(c)
 	req := jobs.SubmitRequest{TenantID: p.TenantID, CreatedBy: p.ID, Kind: kind, Input: input, SiteID: site.ID,
-		Priority: prio, Webhook: webhook, WebhookEvents: events, Metadata: meta}
+		Priority: o.Priority, Webhook: o.Webhook, WebhookEvents: o.Events, Metadata: o.Metadata}
 	if tp := c.GetHeader("traceparent"); jobs.TraceID(tp) != "" {
 		req.TraceParent = tp
 	}

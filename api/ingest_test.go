@@ -9,14 +9,23 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kilnhq/kiln/internal/testdata"
 )
 
-const corpus = "../../shared/testdata"
+// corpusFile reads a file of the shared corpora (see internal/testdata).
+func corpusFile(t *testing.T, sub, name string) []byte {
+	t.Helper()
+	dir, err := testdata.Dir(sub)
+	must(t, err)
+	data, err := os.ReadFile(dir + "/" + name)
+	must(t, err)
+	return data
+}
 
 // pageServer serves a corpus page and the fetch-error cases.
 func pageServer(t *testing.T) *httptest.Server {
-	page, err := os.ReadFile(corpus + "/html/guardian-1/source.html")
-	must(t, err)
+	page := corpusFile(t, "html", "guardian-1/source.html")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/article", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -160,8 +169,7 @@ func TestPostFromURLRerunMakesOnePost(t *testing.T) {
 	acme := b.signup("Acme")
 	b.site(acme, "blog")
 	var hits atomic.Int32
-	page, err := os.ReadFile(corpus + "/html/guardian-1/source.html")
-	must(t, err)
+	page := corpusFile(t, "html", "guardian-1/source.html")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
 		_, _ = w.Write(page)
@@ -172,7 +180,7 @@ func TestPostFromURLRerunMakesOnePost(t *testing.T) {
 	first := b.await(acme, j["id"].(string))
 	// Pretend the worker died after saving: the job is running again with
 	// a dead heartbeat, so the relay hands it to a worker once more.
-	_, err = b.db.Pool.Exec(t.Context(), `UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL,
+	_, err := b.db.Pool.Exec(t.Context(), `UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL,
 		heartbeat_at = now() - interval '1 hour', admitted_at = now() - interval '1 hour' WHERE id = $1`, j["id"])
 	must(t, err)
 	deadline := time.Now().Add(20 * time.Second)
@@ -200,10 +208,8 @@ func TestPostFromPDF(t *testing.T) {
 	b.startWorker()
 	acme := b.signup("Acme")
 	b.site(acme, "blog")
-	good, err := os.ReadFile(corpus + "/pdf/004-pdflatex-4-pages_pdflatex-4-pages.pdf")
-	must(t, err)
-	encrypted, err := os.ReadFile(corpus + "/pdf/005-libreoffice-writer-password_libreoffice-writer-password.pdf")
-	must(t, err)
+	good := corpusFile(t, "pdf", "004-pdflatex-4-pages_pdflatex-4-pages.pdf")
+	encrypted := corpusFile(t, "pdf", "005-libreoffice-writer-password_libreoffice-writer-password.pdf")
 
 	submit := func(name string, data []byte) map[string]any {
 		t.Helper()

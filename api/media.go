@@ -58,6 +58,13 @@ func (s *Server) uploadMedia(c *gin.Context) {
 	if !ok {
 		return
 	}
+	s.withUpload(c, func(up *upload) { s.storeUpload(c, site, up) })
+}
+
+// withUpload reads a multipart upload and runs handle on it, once per
+// Idempotency-Key: the fingerprint is the file's hash and fields, since the
+// raw body's boundary changes on every retry.
+func (s *Server) withUpload(c *gin.Context, handle func(up *upload)) {
 	key, err := idempotencyKey(c)
 	if err != nil {
 		s.fail(c, err)
@@ -69,9 +76,9 @@ func (s *Server) uploadMedia(c *gin.Context) {
 		return
 	}
 	defer up.form.RemoveAll()
-	store := func() { s.storeUpload(c, site, up) }
+	run := func() { handle(up) }
 	if key == "" {
-		store()
+		run()
 		return
 	}
 	fp, err := up.fingerprint()
@@ -79,7 +86,7 @@ func (s *Server) uploadMedia(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.once(c, key, fp, store)
+	s.once(c, key, fp, run)
 }
 
 // readUpload parses the form, reporting every bad field at once.

@@ -71,7 +71,8 @@ func (s *stack) worker(grace string) *exec.Cmd {
 	cmd := exec.Command(kilnBinary, "worker")
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+s.db.URL, "REDIS_URL="+testkit.RedisURL(), "KILN_NAMESPACE="+s.ns,
-		"KILN_DIAGNOSTIC_KINDS=1", "KILN_SHUTDOWN_GRACE="+grace, "KILN_WORKER_CONCURRENCY=4", "KILN_LOG_LEVEL=warn")
+		"KILN_DIAGNOSTIC_KINDS=1", "KILN_SHUTDOWN_GRACE="+grace, "KILN_WORKER_CONCURRENCY=4", "KILN_LOG_LEVEL=warn",
+		"KILN_MEDIA_DIR="+s.t.TempDir())
 	log, err := os.Create(filepath.Join(s.t.TempDir(), "worker.log"))
 	testkit.Must(s.t, "worker log", err)
 	cmd.Stdout, cmd.Stderr = log, log

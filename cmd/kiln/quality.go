@@ -11,6 +11,7 @@ import (
 
 	"github.com/kilnhq/kiln/extract/pdftext"
 	"github.com/kilnhq/kiln/extract/webpage"
+	"github.com/kilnhq/kiln/internal/testdata"
 )
 
 // runQuality prints the extraction quality report on the shared corpora
@@ -18,9 +19,16 @@ import (
 // fails when a target is missed.
 func runQuality(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("quality", flag.ContinueOnError)
-	dir := fs.String("corpus", filepath.Join("..", "shared", "testdata"), "folder holding the html/ and pdf/ corpora")
+	dir := fs.String("corpus", "", "folder holding the html/ and pdf/ corpora (default: found as the tests find it, see KILN_TESTDATA)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *dir == "" {
+		html, err := testdata.Dir("html")
+		if err != nil {
+			return err
+		}
+		*dir = filepath.Dir(html)
 	}
 	var missed []string
 	html, err := webpage.EvaluateCorpus(ctx, filepath.Join(*dir, "html"))

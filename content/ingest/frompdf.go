@@ -132,20 +132,7 @@ func (in *Ingester) savePDF(ctx context.Context, run *jobs.Run, input FromPDFInp
 	meta, _ := json.Marshal(map[string]any{"pages": doc.Pages, "failed_pages": doc.FailedPages, "filename": m.Filename})
 	raw := json.RawMessage(meta)
 	p.Metadata = &raw
-	if input.Options.Status != "" {
-		p.Status = &input.Options.Status
-	}
-	if input.Options.Tags != nil {
-		p.Tags = &input.Options.Tags
-	}
-	post, err := in.content.SavePostFromJob(ctx, run.Job.TenantID, *run.Job.SiteID, run.Job.ID, p)
-	if err != nil {
-		if pr, ok := problem.As(err); ok {
-			return post, jobs.Permanent(pr.Code, pr.Message, err)
-		}
-		return post, fmt.Errorf("save post: %w", err)
-	}
-	return post, nil
+	return in.savePost(ctx, run, "", input.Options, p)
 }
 
 // excerptOf is the first paragraph, cut to about 300 characters.

@@ -186,24 +186,5 @@ func (in *Ingester) save(ctx context.Context, run *jobs.Run, input FromURLInput,
 	meta, _ := json.Marshal(map[string]any{"site_name": a.SiteName, "fetched_url": final, "fetched_at": time.Now().UTC()})
 	raw := json.RawMessage(meta)
 	p.Metadata = &raw
-	if input.Options.Status != "" {
-		p.Status = &input.Options.Status
-	}
-	if input.Options.Tags != nil {
-		p.Tags = &input.Options.Tags
-	}
-	var post content.Post
-	var err error
-	if input.PostID != "" {
-		post, err = in.content.ReplacePostContent(ctx, run.Job.TenantID, input.PostID, p)
-	} else {
-		post, err = in.content.SavePostFromJob(ctx, run.Job.TenantID, *run.Job.SiteID, run.Job.ID, p)
-	}
-	if err != nil {
-		if pr, ok := problem.As(err); ok {
-			return post, jobs.Permanent(pr.Code, pr.Message, err)
-		}
-		return post, fmt.Errorf("save post: %w", err)
-	}
-	return post, nil
+	return in.savePost(ctx, run, input.PostID, input.Options, p)
 }

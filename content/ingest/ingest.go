@@ -6,7 +6,9 @@
 package ingest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -93,4 +95,29 @@ func strPtr(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// savePost applies the caller's options and writes the post: the job's own
+// (made once, however often the job runs) or, for a recrawl, postID.
+func (in *Ingester) savePost(ctx context.Context, run *jobs.Run, postID string, o Options, p content.PostInput) (content.Post, error) {
+	if o.Status != "" {
+		p.Status = &o.Status
+	}
+	if o.Tags != nil {
+		p.Tags = &o.Tags
+	}
+	var post content.Post
+	var err error
+	if postID != "" {
+		post, err = in.content.ReplacePostContent(ctx, run.Job.TenantID, postID, p)
+	} else {
+		post, err = in.content.SavePostFromJob(ctx, run.Job.TenantID, *run.Job.SiteID, run.Job.ID, p)
+	}
+	if err != nil {
+		if pr, ok := problem.As(err); ok {
+			return post, jobs.Permanent(pr.Code, pr.Message, err)
+		}
+		return post, fmt.Errorf("save post: %w", err)
+	}
+	return post, nil
 }

@@ -17,7 +17,7 @@ import (
 func BenchmarkExtract(b *testing.B) {
 	names, err := pdfFiles(corpusDir)
 	if err != nil {
-		b.Fatalf("the PDF corpus is missing at %s: %v", corpusDir, err)
+		b.Fatalf("the PDF corpus is missing at %s: %v (%v)", corpusDir, err, corpusErr)
 	}
 	ran := 0
 	for _, name := range names {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kilnhq/kiln/internal/testdata"
 )
 
 // TestMain lets the test binary act as the extraction child, as the kiln
@@ -16,8 +18,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// corpusDir is the shared PDF corpus, relative to this package's folder.
-const corpusDir = "../../../shared/testdata/pdf"
+// corpusDir is the shared PDF corpus (found by internal/testdata); when it
+// is missing, corpusErr says where it was looked for.
+var corpusDir, corpusErr = testdata.Dir("pdf")
 
 // corpusFile returns the path of a corpus file, failing the test clearly
 // when the corpus is not there.
@@ -25,7 +28,7 @@ func corpusFile(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(corpusDir, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("corpus file %s is missing (%v): the PDF corpus must be at %s, beside the main repo in shared/testdata/pdf", name, err, corpusDir)
+		t.Fatalf("corpus file %s is missing (%v): %v", name, err, corpusErr)
 	}
 	return p
 }

@@ -2,26 +2,22 @@ package webpage
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kilnhq/kiln/extract/textmetric"
+
+	"github.com/kilnhq/kiln/internal/testdata"
 )
 
-// corpusDir is the reference corpus, in the shared folder beside the repository.
-const corpusDir = "../../../shared/testdata/html"
-
-// requireCorpus returns the corpus path or fails the test when it is missing.
+// requireCorpus returns the reference corpus (found by internal/testdata)
+// or fails the test saying where it was looked for.
 func requireCorpus(tb testing.TB) string {
 	tb.Helper()
-	dir, err := filepath.Abs(corpusDir)
+	dir, err := testdata.Dir("html")
 	if err != nil {
-		tb.Fatalf("locating corpus: %v", err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("the HTML reference corpus is missing: expected it at %s (the repository's parent directory's shared/testdata/html): %v", dir, err)
+		tb.Fatal(err)
 	}
 	return dir
 }

@@ -141,14 +141,35 @@ func Namespace(t testing.TB, r *Redis) string {
 			return
 		}
 		for _, q := range queues {
-			if strings.HasPrefix(q, ns+":") {
-				if err := insp.DeleteQueue(q, true); err != nil {
+			if !strings.HasPrefix(q, ns+":") {
+				continue
+			}
+			// A worker killed by the test leaves its task active until its
+			// lease runs out, and Asynq will not delete a queue with active
+			// tasks: then remove the queue's keys directly.
+			if err := insp.DeleteQueue(q, true); err != nil {
+				if err := dropQueueKeys(r.Client, q); err != nil {
 					t.Errorf("testkit: delete queue %s: %v", q, err)
 				}
 			}
 		}
 	})
 	return ns
+}
+
+// dropQueueKeys removes an Asynq queue's keys and its registration.
+func dropQueueKeys(c *redis.Client, queue string) error {
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, "asynq:{"+queue+"}:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+			return err
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	return c.SRem(ctx, "asynq:queues", queue).Err()
 }
 
 // Logger returns a logger whose output is printed only if t fails. Lines
