@@ -292,3 +292,24 @@ func TestWebhookURLsRefused(t *testing.T) {
 		t.Errorf("%d rows written by refused requests", n)
 	}
 }
+
+// TestPruneDeliveries: finished deliveries older than the retention go with
+// their attempts; pending and recent ones stay.
+func TestPruneDeliveries(t *testing.T) {
+	b := setup(t)
+	acme := b.signup("Acme")
+	_, err := b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_deliveries (id, tenant_id, url, event_type, message_id, payload, status, completed_at)
+		VALUES ('whd_old', $1, 'http://x', 'job.succeeded', 'msg_1', '{}', 'succeeded', now() - interval '31 days'),
+		       ('whd_new', $1, 'http://x', 'job.succeeded', 'msg_2', '{}', 'failed', now() - interval '1 day'),
+		       ('whd_pending', $1, 'http://x', 'job.succeeded', 'msg_3', '{}', 'pending', NULL)`, acme.ID)
+	must(t, err)
+	_, err = b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_attempts (delivery_id, attempt, latency_ms) VALUES ('whd_old', 1, 5)`)
+	must(t, err)
+	n, err := b.webhooks.PruneDeliveries(t.Context())
+	must(t, err)
+	var left, attempts int
+	must(t, b.db.Pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM webhook_deliveries), (SELECT count(*) FROM webhook_attempts)`).Scan(&left, &attempts))
+	if n != 1 || left != 2 || attempts != 0 {
+		t.Errorf("pruned %d, left %d deliveries and %d attempts; want 1, 2 and 0", n, left, attempts)
+	}
+}

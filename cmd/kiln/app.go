@@ -208,6 +208,7 @@ func (a *app) workerMux() (*worker.Mux, []worker.Periodic) {
 	periodic := worker.RegisterMaintenance(mux, a.log,
 		worker.Maintenance{Type: "maintenance:prune_sessions", Spec: "@every 1h", Run: a.identity.PruneSessions},
 		worker.Maintenance{Type: "maintenance:prune_idempotency_keys", Spec: "@every 1h", Run: a.idem.Prune},
+		worker.Maintenance{Type: "maintenance:prune_webhook_deliveries", Spec: "@every 6h", Run: a.webhooks.PruneDeliveries},
 	)
 	return mux, periodic
 }

@@ -146,3 +146,25 @@ func (s *Service) Redeliver(ctx context.Context, tenantID, id string) (Delivery,
 	s.enqueue(ctx, d.ID, 1, time.Time{})
 	return d, nil
 }
+
+// Retention is how long a finished delivery and its attempts are kept.
+const Retention = 30 * 24 * time.Hour
+
+// PruneDeliveries deletes deliveries (and their attempts) that finished
+// longer ago than Retention, in batches, so the log does not grow without
+// bound.
+func (s *Service) PruneDeliveries(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (
+				SELECT id FROM webhook_deliveries WHERE status <> 'pending'
+				  AND completed_at < now() - $1 * interval '1 millisecond' LIMIT 5000)`, Retention.Milliseconds())
+		if err != nil {
+			return total, fmt.Errorf("prune webhook deliveries: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+	}
+}
