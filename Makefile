@@ -9,14 +9,18 @@ LDFLAGS := -X main.version=$(VERSION)
 .PHONY: run test services tools quality build
 
 run: services build
-	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} ./bin/kiln dev
+	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} \
+	VECTOR_DATABASE_URL=$${VECTOR_DATABASE_URL:-$$(bash deploy/dev/pglite/start.sh)} ./bin/kiln dev
 
 test: services tools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 
+# Postgres and Redis, then PGlite (Postgres with pgvector, for RAG) since
+# the machine's Postgres has no pgvector.
 services:
 	bash deploy/dev/services.sh
+	bash deploy/dev/pglite/start.sh >/dev/null
 
 # pdftotext and espeak-ng, the yardsticks some tests measure against.
 tools:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/ingest"
@@ -28,6 +30,9 @@ import (
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/rag"
+	"github.com/kilnhq/kiln/rag/indexing"
+	"github.com/kilnhq/kiln/rag/ragtest"
 	"github.com/kilnhq/kiln/storage"
 	"github.com/kilnhq/kiln/worker"
 )
@@ -81,8 +86,10 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	kinds := jobs.NewRegistry()
 	kinds.Register(jobs.EchoKind())
 	kinds.Register(sleeperKind())
-	for _, k := range ingest.New(contents, log, ingest.Config{Egress: egress.Config{Allow: loopback.Allow, Timeout: 2 * time.Second},
-		PDF: pdftext.Limits{Timeout: 20 * time.Second}}).Kinds() {
+	ingester := ingest.New(contents, log, ingest.Config{Egress: egress.Config{Allow: loopback.Allow, Timeout: 2 * time.Second},
+		PDF: pdftext.Limits{Timeout: 20 * time.Second}})
+	ragSvc := newRAG(t, db, log)
+	for _, k := range append(ingester.Kinds(), indexing.New(ragSvc, contents, ingester, store, log).Kinds()...) {
 		kinds.Register(k)
 	}
 	engine := jobs.New(db.Pool, rd.Client, log, jobs.Config{Namespace: ns, PublicURL: "http://kiln.test",
@@ -101,11 +108,34 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 		e(&cfg)
 	}
 	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: contents,
-		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out})
+		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out, RAG: ragSvc, Files: store})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, webhooks: hooks, ns: ns,
 		mediaDir: mediaDir}
+}
+
+// newRAG is the RAG service over the test's schema and the shared vector
+// database (PGlite, started if need be); the chunks of the test's tenants
+// are deleted when it ends.
+func newRAG(t *testing.T, db *testkit.DB, log *slog.Logger) *rag.Service {
+	vstore := ragtest.Store(t, rag.StoreOptions{})
+	t.Cleanup(func() {
+		rows, err := db.Pool.Query(context.Background(), `SELECT id FROM tenants`)
+		testkit.Must(t, "list tenants", err)
+		tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		testkit.Must(t, "list tenants", err)
+		for _, id := range tenants {
+			_, err := vstore.DeleteTenant(context.Background(), id)
+			testkit.Must(t, "delete chunks of "+id, err)
+		}
+	})
+	tok, err := ai.CL100K()
+	testkit.Must(t, "tokenizer", err)
+	chunker, err := rag.NewChunker(tok)
+	testkit.Must(t, "chunker", err)
+	return rag.NewService(rag.NewCatalog(db.Pool, log, rag.DefaultEmbedding(false)), vstore, chunker,
+		rag.NewEmbedderSet(ai.OpenAIConfig{}), log)
 }
 
 // generousLimits are rate limits no ordinary test reaches; the rate-limit

@@ -25,14 +25,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 // idempotent makes a creating POST safe to retry: with an Idempotency-Key,
 // the same key and body replay the first answer, another body is a 422,
 // and a retry while the first is still running is a 409.
-func (s *Server) idempotent(c *gin.Context) {
+func (s *Server) idempotent(c *gin.Context) { s.onceJSON(c, c.Next) }
+
+// onceJSON runs handle once per Idempotency-Key and JSON body; handlers
+// that take JSON or an upload (withUpload) call it for the JSON case.
+func (s *Server) onceJSON(c *gin.Context, handle func()) {
 	key, err := idempotencyKey(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	if key == "" {
-		c.Next()
+		handle()
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
@@ -41,7 +45,7 @@ func (s *Server) idempotent(c *gin.Context) {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	s.once(c, key, body, c.Next)
+	s.once(c, key, body, handle)
 }
 
 // idempotencyKey returns the request's Idempotency-Key, "" when it has none.

@@ -89,6 +89,11 @@ func (s *Server) postFromPDF(c *gin.Context) {
 		s.withUpload(c, func(up *upload) { s.submitUploadedPDF(c, site, up) })
 		return
 	}
+	s.onceJSON(c, func() { s.pdfFromMedia(c, site) })
+}
+
+// pdfFromMedia submits post.from_pdf for a PDF already in the site's media.
+func (s *Server) pdfFromMedia(c *gin.Context, site content.Site) {
 	var body fromPDFRequest
 	if err := bindJSON(c, &body); err != nil {
 		s.fail(c, err)

@@ -31,6 +31,15 @@ func TestTenantIsolation(t *testing.T) {
 	_, err := b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_deliveries (id, tenant_id, job_id, endpoint_id, url, event_type, message_id, payload, status)
 		VALUES ($1, $2, $3, $4, $5, 'job.succeeded', 'msg_isolation', '{}', 'failed')`, deliveryID, acme.ID, jobID, endpointID, hookRcv.srv.URL)
 	must(t, err)
+	kbID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/knowledge-bases", Auth: acme.Token,
+		Body: map[string]string{"name": "Acme knowledge"}}).JSON(t)["id"].(string)
+	agentID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/agents", Auth: acme.Token,
+		Body: map[string]any{"name": "Acme agent", "knowledge_base_ids": []string{kbID}}}).JSON(t)["id"].(string)
+	// A document without an index job, so Acme's credits stay as they are.
+	docID := "doc_isolation"
+	_, err = b.db.Pool.Exec(t.Context(), `INSERT INTO kb_documents (id, tenant_id, knowledge_base_id, title, source_type, content)
+		VALUES ($1, $2, $3, 'Acme doc', 'text', 'Acme knows things')`, docID, acme.ID, kbID)
+	must(t, err)
 
 	// For each route with a parameter: the id of Acme's resource (ids
 	// separated by spaces fill the route's parameters in order), and what a
@@ -86,6 +95,32 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
 		"PUT /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
 	}
+	// Knowledge bases and agents: every one is a 404 to Globex.
+	for route, id := range map[string]string{
+		"GET /api/v1/knowledge-bases/:id":                              kbID,
+		"PATCH /api/v1/knowledge-bases/:id":                            kbID,
+		"DELETE /api/v1/knowledge-bases/:id":                           kbID,
+		"GET /api/v1/knowledge-bases/:id/documents":                    kbID,
+		"POST /api/v1/knowledge-bases/:id/documents":                   kbID,
+		"GET /api/v1/knowledge-bases/:id/documents/:doc_id":            kbID + " " + docID,
+		"PATCH /api/v1/knowledge-bases/:id/documents/:doc_id":          kbID + " " + docID,
+		"DELETE /api/v1/knowledge-bases/:id/documents/:doc_id":         kbID + " " + docID,
+		"POST /api/v1/knowledge-bases/:id/reindex":                     kbID,
+		"POST /api/v1/knowledge-bases/:id/search":                      kbID,
+		"GET /api/v1/agents/:id":                                       agentID,
+		"PATCH /api/v1/agents/:id":                                     agentID,
+		"DELETE /api/v1/agents/:id":                                    agentID,
+		"POST /api/v1/agents/:id/search":                               agentID,
+		"GET /api/v1/agents/:id/knowledge-base":                        agentID,
+		"POST /api/v1/agents/:id/knowledge-base/from-post/:post_id":    agentID + " " + postID,
+		"DELETE /api/v1/agents/:id/knowledge-base/:doc_id":             agentID + " " + docID,
+		"POST /api/v1/agents/knowledge-base/:doc_id/compute-rag-index": docID,
+	} {
+		cases[route] = struct {
+			id     string
+			status int
+		}{id, http.StatusNotFound}
+	}
 	covered := 0
 	for _, rt := range b.server.Routes() {
 		if !strings.Contains(rt.Path, ":") {
@@ -140,6 +175,13 @@ func TestTenantIsolation(t *testing.T) {
 	if v := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites/blog/media/" + mediaID + "/view", Auth: acme.Token}); string(v.Body) != "Acme's file" {
 		t.Errorf("Acme's file was changed by another tenant: %q", v.Body)
 	}
+	if kb := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/knowledge-bases/" + kbID, Auth: acme.Token}).JSON(t); kb["name"] != "Acme knowledge" || kb["document_count"] != float64(1) {
+		t.Errorf("Acme's knowledge base was changed by another tenant: %v", kb)
+	}
+	if a := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/agents/" + agentID, Auth: acme.Token}).JSON(t); a["name"] != "Acme agent" {
+		t.Errorf("Acme's agent was changed by another tenant: %v", a)
+	}
+	b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/knowledge-bases/" + kbID + "/documents/" + docID, Auth: acme.Token})
 	if j := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs/" + jobID, Auth: acme.Token}).JSON(t); j["status"] != "queued" {
 		t.Errorf("Acme's job is %v after another tenant's attempts, want queued", j["status"])
 	}
@@ -147,6 +189,11 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("Acme's balance = %v, want 99", bal["balance"])
 	}
 	// Lists show only the caller's own.
+	for _, p := range []string{"/api/v1/knowledge-bases", "/api/v1/agents"} {
+		if l := b.expect(http.StatusOK, req{Method: "GET", Path: p, Auth: globex.Token}).JSON(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("Globex lists Acme's %s: %v", p, l)
+		}
+	}
 	list := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/sites", Auth: globex.Token}).JSON(t)
 	if len(list["data"].([]any)) != 0 {
 		t.Errorf("Globex lists Acme's sites: %v", list)

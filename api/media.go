@@ -35,7 +35,7 @@ const (
 // isUpload reports whether c is a media upload, whose body limit is the
 // media limit.
 func isUpload(c *gin.Context) bool {
-	return c.Request.Method == http.MethodPost && (c.FullPath() == uploadRoute || c.FullPath() == pdfRoute)
+	return c.Request.Method == http.MethodPost && (c.FullPath() == uploadRoute || c.FullPath() == pdfRoute || c.FullPath() == kbDocumentsRoute)
 }
 
 // pdfRoute takes a PDF upload too (POST /sites/{site}/posts/from-pdf).

@@ -23,6 +23,14 @@ var aiRoutes = map[string]bool{
 	"POST /api/v1/sites/:site/posts/from-url":    true,
 	"POST /api/v1/sites/:site/posts/from-pdf":    true,
 	"POST /api/v1/sites/:site/posts/:id/recrawl": true,
+	// RAG: indexing jobs embed (a paid provider call, unless hash), and a
+	// search embeds its query.
+	"POST /api/v1/knowledge-bases/:id/documents":                   true,
+	"POST /api/v1/knowledge-bases/:id/reindex":                     true,
+	"POST /api/v1/knowledge-bases/:id/search":                      true,
+	"POST /api/v1/agents/:id/search":                               true,
+	"POST /api/v1/agents/:id/knowledge-base/from-post/:post_id":    true,
+	"POST /api/v1/agents/knowledge-base/:doc_id/compute-rag-index": true,
 }
 
 // scopeOf is the rate-limit scope of a route.

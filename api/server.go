@@ -22,6 +22,8 @@ import (
 	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/rag"
+	"github.com/kilnhq/kiln/storage"
 )
 
 // Config holds the API settings read from the environment.
@@ -58,6 +60,11 @@ type Deps struct {
 	Webhooks *webhooks.Service
 	// Egress vets URLs the API is asked to fetch, before a job is made.
 	Egress *egress.Client
+	// RAG serves knowledge bases, documents, agents and search.
+	RAG *rag.Service
+	// Files stores PDFs uploaded straight into a knowledge base (the media
+	// store; see indexing.UploadKey).
+	Files storage.Store
 }
 
 // Server answers Kiln's HTTP API.
@@ -75,6 +82,8 @@ type Server struct {
 	webhooks *webhooks.Service
 	insp     *asynq.Inspector
 	egress   *egress.Client
+	rag      *rag.Service
+	files    storage.Store
 	router   *gin.Engine
 }
 
@@ -84,7 +93,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) *Server {
 	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content,
 		jobs: deps.Jobs, idem: deps.Idempotency, metrics: deps.Metrics,
 		webhooks: deps.Webhooks, insp: asynq.NewInspectorFromRedisClient(deps.Redis),
-		egress: deps.Egress}
+		egress: deps.Egress, rag: deps.RAG, files: deps.Files}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
@@ -209,6 +218,34 @@ func (s *Server) routes() {
 	in.PUT("/credits/monthly-limit", s.requireRole(identity.RoleOwner), s.setMonthlyLimit)
 
 	in.GET("/rate-limits", viewer, s.rateLimits)
+
+	// Knowledge bases and agents (package rag). The document route takes
+	// JSON or a PDF upload (kbDocumentsRoute) and handles Idempotency-Key
+	// itself.
+	kbs := in.Group("", s.needRAG)
+	kbs.GET("/knowledge-bases", viewer, s.listKnowledgeBases)
+	kbs.POST("/knowledge-bases", editor, s.idempotent, s.createKnowledgeBase)
+	kbs.GET("/knowledge-bases/:id", viewer, s.getKnowledgeBase)
+	kbs.PATCH("/knowledge-bases/:id", editor, s.updateKnowledgeBase)
+	kbs.DELETE("/knowledge-bases/:id", editor, s.deleteKnowledgeBase)
+	kbs.GET("/knowledge-bases/:id/documents", viewer, s.listDocuments)
+	kbs.POST("/knowledge-bases/:id/documents", editor, s.addDocument)
+	kbs.GET("/knowledge-bases/:id/documents/:doc_id", viewer, s.getDocument)
+	kbs.PATCH("/knowledge-bases/:id/documents/:doc_id", editor, s.updateDocument)
+	kbs.DELETE("/knowledge-bases/:id/documents/:doc_id", editor, s.deleteDocument)
+	kbs.POST("/knowledge-bases/:id/reindex", editor, s.idempotent, s.reindexKnowledgeBase)
+	kbs.POST("/knowledge-bases/:id/search", viewer, s.searchKnowledgeBase)
+
+	kbs.GET("/agents", viewer, s.listAgents)
+	kbs.POST("/agents", editor, s.idempotent, s.createAgent)
+	kbs.GET("/agents/:id", viewer, s.getAgent)
+	kbs.PATCH("/agents/:id", editor, s.updateAgent)
+	kbs.DELETE("/agents/:id", editor, s.deleteAgent)
+	kbs.POST("/agents/:id/search", viewer, s.searchAgent)
+	kbs.GET("/agents/:id/knowledge-base", viewer, s.listAgentDocuments)
+	kbs.POST("/agents/:id/knowledge-base/from-post/:post_id", editor, s.idempotent, s.agentDocumentFromPost)
+	kbs.DELETE("/agents/:id/knowledge-base/:doc_id", editor, s.deleteAgentDocument)
+	kbs.POST("/agents/knowledge-base/:doc_id/compute-rag-index", editor, s.idempotent, s.computeRAGIndex)
 
 	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin, s.rateLimit)
 	pa.GET("/tenants", s.listTenants)

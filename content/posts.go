@@ -375,6 +375,14 @@ func (s *Service) GetPost(ctx context.Context, tenantID, siteID, postID string) 
 		tenantID, siteID, postID)
 }
 
+// FindPost returns one of the tenant's posts in whichever site it is.
+func (s *Service) FindPost(ctx context.Context, tenantID, postID string) (Post, error) {
+	if !ids.HasPrefix(postID, "post") {
+		return Post{}, problem.NotFoundf("post")
+	}
+	return s.postRow(ctx, "post", `SELECT `+postCols+` FROM posts WHERE tenant_id = $1 AND id = $2`, tenantID, postID)
+}
+
 // UpdatePost changes the fields of in that are not nil.
 func (s *Service) UpdatePost(ctx context.Context, tenantID, siteID, postID string, in PostInput) (Post, error) {
 	if !ids.HasPrefix(postID, "post") {

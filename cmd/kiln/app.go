@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/ingest"
@@ -29,6 +30,8 @@ import (
 	"github.com/kilnhq/kiln/internal/schema"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/rag"
+	"github.com/kilnhq/kiln/rag/indexing"
 	"github.com/kilnhq/kiln/storage"
 	"github.com/kilnhq/kiln/worker"
 )
@@ -49,6 +52,7 @@ type app struct {
 	webhooks *webhooks.Service
 	store    *storage.Local
 	egress   *egress.Client
+	rag      *rag.Service
 }
 
 func newLogger(level string) *slog.Logger {
@@ -96,37 +100,69 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, fmt.Errorf("KILN_MEDIA_DIR: %w", err)
 	}
 	contents := content.New(db, log, content.Options{Store: store, Media: content.MediaConfig{MaxBytes: cfg.MediaMaxBytes}})
+	ragSvc, err := openRAG(ctx, cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	out := egress.New(egress.Config{Allow: cfg.EgressAllow})
 	engine := jobs.New(db, rdb, log, jobs.Config{
 		Namespace: cfg.Namespace, PublicURL: cfg.PublicURL, SignupCredits: cfg.SignupCredits,
 		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval, Metrics: m,
 		CheckWebhook: func(ctx context.Context, u string) error { return webhooks.CheckURL(ctx, out, u) },
-	}, kinds(cfg, contents, log))
+	}, kinds(cfg, contents, ragSvc, store, log))
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
 	hooks := webhooks.New(db, rdb, engine, log, webhooks.Config{Namespace: cfg.Namespace, Metrics: m,
 		SecretOverlap: cfg.WebhookSecretOverlap, Egress: egress.Config{Allow: cfg.EgressAllow}})
 	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
-		content: contents, store: store, jobs: engine, egress: out, idem: idempotency.New(db), metrics: m,
+		content: contents, store: store, jobs: engine, egress: out, rag: ragSvc, idem: idempotency.New(db), metrics: m,
 		webhooks: hooks}, nil
 }
 
 // kinds registers every job kind this build runs.
-func kinds(cfg config.Config, c *content.Service, log *slog.Logger) *jobs.Registry {
-	r := jobs.NewRegistry()
+func kinds(cfg config.Config, c *content.Service, r *rag.Service, store storage.Store, log *slog.Logger) *jobs.Registry {
+	reg := jobs.NewRegistry()
 	if cfg.DiagnosticKinds {
-		r.Register(jobs.EchoKind())
+		reg.Register(jobs.EchoKind())
 	}
 	in := ingest.New(c, log, ingest.Config{Egress: egress.Config{Allow: cfg.EgressAllow},
 		PDF: pdftext.Limits{MaxPages: cfg.PDFMaxPages, MaxBytes: cfg.PDFMaxBytes}})
-	for _, k := range in.Kinds() {
-		r.Register(k)
+	for _, k := range append(in.Kinds(), indexing.New(r, c, in, store, log).Kinds()...) {
+		reg.Register(k)
 	}
-	return r
+	return reg
+}
+
+// openRAG opens the vector store and builds the RAG service. A vector
+// database that is unreachable or lacks pgvector is logged, not fatal: the
+// RAG routes answer 503 vector_store_unavailable and the rest of Kiln runs.
+func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, log *slog.Logger) (*rag.Service, error) {
+	vstore, err := rag.ConnectStore(ctx, cfg.VectorDatabaseURL, log, rag.StoreOptions{HNSWM: cfg.HNSWM,
+		HNSWEfConstruction: cfg.HNSWEfConstruction, EfSearch: cfg.HNSWEfSearch,
+		Lock: cfg.VectorDatabaseURL == cfg.DatabaseURL}) // PGlite shares one session: no session lock there
+	if err != nil {
+		log.WarnContext(ctx, "VECTOR_DATABASE_URL: vector store unavailable; RAG routes answer 503 until it is fixed", "err", err)
+	}
+	tok, err := ai.CL100K()
+	if err != nil {
+		return nil, fmt.Errorf("load the cl100k tokenizer: %w", err)
+	}
+	chunker, err := rag.NewChunker(tok)
+	if err != nil {
+		return nil, fmt.Errorf("build the chunker: %w", err)
+	}
+	defaults := rag.DefaultEmbedding(cfg.OpenAIAPIKey != "")
+	if cfg.OpenAIAPIKey != "" {
+		defaults.Model = cfg.ModelEmbedding
+	}
+	embedders := rag.NewEmbedderSet(ai.OpenAIConfig{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Tokenizer: tok, Log: log})
+	return rag.NewService(rag.NewCatalog(db, log, defaults), vstore, chunker, embedders, log), nil
 }
 
 func (a *app) close() {
+	a.rag.Store.Close()
 	a.store.Close()
 	a.redis.Close()
 	a.db.Close()
@@ -166,7 +202,7 @@ func (a *app) serveAPI(ctx context.Context) error {
 		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes, MetricsBasicAuth: a.cfg.MetricsBasicAuth,
 		RateLimits: a.cfg.RateLimits, Namespace: a.cfg.Namespace, ConsoleReadOnly: a.cfg.AsynqmonReadOnly,
 	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem,
-		Metrics: a.metrics, Webhooks: a.webhooks, Egress: a.egress})
+		Metrics: a.metrics, Webhooks: a.webhooks, Egress: a.egress, RAG: a.rag, Files: a.store})
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

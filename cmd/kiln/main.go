@@ -28,6 +28,8 @@ Usage:
                               create a platform admin (password from KILN_ADMIN_PASSWORD or stdin)
   kiln bench [-quick]         benchmark submit, end-to-end and start latency beside raw Asynq
   kiln quality [-corpus DIR]  extraction quality report on the shared web-page and PDF corpora
+  kiln rag eval | bench [-chunks N]
+                              RAG retrieval recall on the shared corpus, or indexing and search speed
   kiln version                print the version
   kiln env                    list the environment variables kiln reads
 
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string) error {
 		return runBench(ctx, args[1:])
 	case "quality":
 		return runQuality(ctx, args[1:])
+	case "rag":
+		return runRAG(ctx, args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("kiln", version)
 		return nil

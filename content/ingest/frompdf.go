@@ -63,16 +63,15 @@ func (in *Ingester) runFromPDF(ctx context.Context, run *jobs.Run) (any, error) 
 		return nil, jobs.Permanent("site_required", "post.from_pdf needs the job's site_id", nil)
 	}
 	_ = run.Progress(ctx, 2, "reading the PDF")
-	path, media, err := in.copyOut(ctx, run.Job.TenantID, input.MediaID)
+	media, r, err := in.OpenPDFMedia(ctx, run.Job.TenantID, input.MediaID)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(path)
-	doc, err := pdftext.ExtractIsolated(ctx, path, in.cfg.PDF, func(page, total int) {
+	doc, err := in.ExtractPDF(ctx, r, func(page, total int) {
 		_ = run.Progress(ctx, 5+page*80/max(total, 1), fmt.Sprintf("extracted page %d of %d", page, total))
 	})
 	if err != nil {
-		return nil, pdfFailure(ctx, err)
+		return nil, err
 	}
 	_ = run.Progress(ctx, 90, "saving the post")
 	post, err := in.savePDF(ctx, run, input, media, doc)
@@ -83,29 +82,52 @@ func (in *Ingester) runFromPDF(ctx context.Context, run *jobs.Run) (any, error) 
 		"site_id": post.SiteID, "failed_pages": doc.FailedPages}, nil
 }
 
-// copyOut writes the media file to a temporary file for the child process.
-func (in *Ingester) copyOut(ctx context.Context, tenantID, mediaID string) (string, content.Media, error) {
+// OpenPDFMedia opens one of the tenant's media files, which must be a PDF.
+// Its errors are job failures with codes.
+func (in *Ingester) OpenPDFMedia(ctx context.Context, tenantID, mediaID string) (content.Media, io.ReadCloser, error) {
 	media, r, err := in.content.OpenMedia(ctx, tenantID, mediaID)
 	if err != nil {
 		if pr, ok := problem.As(err); ok {
-			return "", media, jobs.Permanent(pr.Code, pr.Message, err)
+			return media, nil, jobs.Permanent(pr.Code, pr.Message, err)
 		}
-		return "", media, fmt.Errorf("open media %s: %w", mediaID, err)
+		return media, nil, fmt.Errorf("open media %s: %w", mediaID, err)
 	}
-	defer r.Close()
 	if media.ContentType != "application/pdf" {
-		return "", media, jobs.Permanent("not_a_pdf", fmt.Sprintf("media %s is %s, not a PDF", mediaID, media.ContentType), nil)
+		r.Close()
+		return media, nil, jobs.Permanent("not_a_pdf", fmt.Sprintf("media %s is %s, not a PDF", mediaID, media.ContentType), nil)
 	}
+	return media, r, nil
+}
+
+// ExtractPDF extracts the PDF read from r (which it closes) in a child
+// process (a bad file can crash or hang only that), within the configured
+// limits. Its errors are job failures with the pdf_* codes.
+func (in *Ingester) ExtractPDF(ctx context.Context, r io.ReadCloser, progress func(page, total int)) (pdftext.Document, error) {
+	path, err := spool(r)
+	if err != nil {
+		return pdftext.Document{}, err
+	}
+	defer os.Remove(path)
+	doc, err := pdftext.ExtractIsolated(ctx, path, in.cfg.PDF, progress)
+	if err != nil {
+		return doc, pdfFailure(ctx, err)
+	}
+	return doc, nil
+}
+
+// spool copies r to a temporary file for the extraction child, and closes r.
+func spool(r io.ReadCloser) (string, error) {
+	defer r.Close()
 	f, err := os.CreateTemp("", "kiln-pdf-*.pdf")
 	if err != nil {
-		return "", media, fmt.Errorf("temporary file for %s: %w", mediaID, err)
+		return "", fmt.Errorf("temporary file for a PDF: %w", err)
 	}
 	defer f.Close()
 	if _, err := io.Copy(f, r); err != nil {
 		os.Remove(f.Name())
-		return "", media, fmt.Errorf("copy media %s: %w", mediaID, err)
+		return "", fmt.Errorf("copy PDF to %s: %w", f.Name(), err)
 	}
-	return f.Name(), media, nil
+	return f.Name(), nil
 }
 
 // pdfFailure maps an extraction error to the job's error: a bad file is

@@ -70,24 +70,36 @@ func (in *Ingester) runFromURL(ctx context.Context, run *jobs.Run) (any, error) 
 		return nil, jobs.Permanent("site_required", "post.from_url needs the job's site_id", nil)
 	}
 	_ = run.Progress(ctx, 5, "fetching "+input.URL)
-	page, final, err := in.fetch(ctx, input.URL)
+	art, final, err := in.FetchArticle(ctx, input.URL)
 	if err != nil {
 		return nil, err
 	}
-	_ = run.Progress(ctx, 40, "extracting the main content")
-	art, err := webpage.Extract(ctx, page, final)
-	if errors.Is(err, webpage.ErrNoContent) {
-		return nil, jobs.Permanent("no_content", "the page has no main content to extract", err)
-	}
-	if err != nil {
-		return nil, jobs.Permanent("extract_failed", "the page could not be extracted", err)
-	}
+	_ = run.Progress(ctx, 60, "extracted the main content")
 	_ = run.Progress(ctx, 80, "saving the post")
 	post, err := in.save(ctx, run, input, art, final.String())
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"post_id": post.ID, "title": post.Title, "url": final.String(), "site_id": post.SiteID}, nil
+}
+
+// FetchArticle fetches a web page through the egress client and extracts
+// its main content and metadata. It returns the page's final URL (after
+// redirects). Its errors are job failures with codes (fetch_failed,
+// egress_blocked, no_content, ...), for any kind that reads web pages.
+func (in *Ingester) FetchArticle(ctx context.Context, rawURL string) (webpage.Article, *url.URL, error) {
+	page, final, err := in.fetch(ctx, rawURL)
+	if err != nil {
+		return webpage.Article{}, nil, err
+	}
+	art, err := webpage.Extract(ctx, page, final)
+	if errors.Is(err, webpage.ErrNoContent) {
+		return art, final, jobs.Permanent("no_content", "the page has no main content to extract", err)
+	}
+	if err != nil {
+		return art, final, jobs.Permanent("extract_failed", "the page could not be extracted", err)
+	}
+	return art, final, nil
 }
 
 // fetch gets the page through the egress client and decodes it to UTF-8,

@@ -101,6 +101,16 @@ type Config struct {
 	// PDFMaxPages and PDFMaxBytes bound one PDF extraction.
 	PDFMaxPages int
 	PDFMaxBytes int64
+	// VectorDatabaseURL is the Postgres with pgvector holding RAG chunks.
+	VectorDatabaseURL string
+	// HNSWM, HNSWEfConstruction and HNSWEfSearch tune the vector index.
+	HNSWM, HNSWEfConstruction, HNSWEfSearch int
+	// OpenAIBaseURL and OpenAIAPIKey are the deployment's OpenAI-compatible
+	// provider; an empty key means none is configured.
+	OpenAIBaseURL, OpenAIAPIKey string
+	// ModelEmbedding is the embedding model of new knowledge bases when a
+	// provider is configured.
+	ModelEmbedding string
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -145,6 +155,13 @@ func Vars() []Var {
 		{"KILN_MEDIA_DIR", ".kiln/media", "Directory of the local media store; API and worker processes must share it."},
 		{"KILN_PDF_MAX_PAGES", "500", "Most pages a PDF may have for post.from_pdf (more: pdf_too_large)."},
 		{"KILN_PDF_MAX_MB", "50", "Largest PDF post.from_pdf extracts, in MiB (larger: pdf_too_large)."},
+		{"VECTOR_DATABASE_URL", "(DATABASE_URL)", "Postgres with pgvector 0.7+ for RAG chunks; `make run` and the tests point it at a local PGlite (deploy/dev/pglite)."},
+		{"KILN_HNSW_M", "16", "pgvector HNSW m of new vector indexes."},
+		{"KILN_HNSW_EF_CONSTRUCTION", "128", "pgvector HNSW ef_construction of new vector indexes."},
+		{"KILN_HNSW_EF_SEARCH", "200", "hnsw.ef_search of searches that set none (raised to the candidates a query needs)."},
+		{"KILN_OPENAI_BASE_URL", "https://api.openai.com/v1", "Base URL of the deployment's OpenAI-compatible provider (OpenAI, Azure OpenAI, Ollama, vLLM, LocalAI)."},
+		{"KILN_OPENAI_API_KEY", "(OPENAI_API_KEY)", "API key of that provider; empty: none configured, and knowledge bases use the local hash embedder."},
+		{"KILN_MODEL_EMBEDDING", "text-embedding-3-small", "Embedding model of new knowledge bases when a provider key is set."},
 		{"KILN_MEDIA_MAX_MB", "50", "Largest media file accepted, in MiB (uploads get this limit instead of KILN_MAX_BODY_BYTES)."},
 	}
 }
@@ -191,7 +208,22 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		MediaMaxBytes:        int64(r.positiveInt("KILN_MEDIA_MAX_MB")) << 20,
 		PDFMaxPages:          r.positiveInt("KILN_PDF_MAX_PAGES"),
 		PDFMaxBytes:          int64(r.positiveInt("KILN_PDF_MAX_MB")) << 20,
+		VectorDatabaseURL:    strings.TrimSpace(getenv("VECTOR_DATABASE_URL")),
+		HNSWM:                r.positiveInt("KILN_HNSW_M"),
+		HNSWEfConstruction:   r.positiveInt("KILN_HNSW_EF_CONSTRUCTION"),
+		HNSWEfSearch:         r.positiveInt("KILN_HNSW_EF_SEARCH"),
+		OpenAIBaseURL:        r.str("KILN_OPENAI_BASE_URL"),
+		OpenAIAPIKey:         strings.TrimSpace(getenv("KILN_OPENAI_API_KEY")),
+		ModelEmbedding:       r.str("KILN_MODEL_EMBEDDING"),
 	}
+	if c.VectorDatabaseURL == "" {
+		c.VectorDatabaseURL = c.DatabaseURL
+	}
+	if c.OpenAIAPIKey == "" {
+		c.OpenAIAPIKey = strings.TrimSpace(getenv("OPENAI_API_KEY"))
+	}
+	r.check("VECTOR_DATABASE_URL", validURL(c.VectorDatabaseURL, "postgres", "postgresql"))
+	r.check("KILN_OPENAI_BASE_URL", validURL(c.OpenAIBaseURL, "https", "http"))
 	if c.MetricsBasicAuth != "" && !strings.Contains(c.MetricsBasicAuth, ":") {
 		r.fail("KILN_METRICS_BASIC_AUTH", errors.New("must be user:pass"))
 	}

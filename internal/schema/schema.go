@@ -15,6 +15,7 @@ import (
 	"github.com/kilnhq/kiln/internal/ratelimit"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
+	"github.com/kilnhq/kiln/rag"
 )
 
 // Sources returns the migrations of every package that owns tables.
@@ -26,6 +27,7 @@ func Sources() []pg.Source {
 		jobs.Migrations(),
 		webhooks.Migrations(),
 		ratelimit.Migrations(),
+		rag.Migrations(),
 	}
 }
 
