@@ -2,26 +2,21 @@ package rag_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kilnhq/kiln/ai"
+	"github.com/kilnhq/kiln/internal/testdata"
 	"github.com/kilnhq/kiln/internal/testkit"
 	"github.com/kilnhq/kiln/rag"
 	"github.com/kilnhq/kiln/rag/ragtest"
 )
 
-// evalDir is ../shared/testdata/html beside the repository.
+// evalDir is the shared web-page corpus (found by internal/testdata).
 func evalDir(t *testing.T) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	testkit.Must(t, "working directory", err)
-	dir := filepath.Join(wd, "..", "..", "shared", "testdata", "html")
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("the eval pages are missing: %v (shared/ must sit beside the repository)", err)
-	}
+	dir, err := testdata.Dir("html")
+	testkit.Must(t, "find the eval pages", err)
 	return dir
 }
 
