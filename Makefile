@@ -16,11 +16,11 @@ test: services tools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 
-# Postgres and Redis, then PGlite (Postgres with pgvector, for RAG) since
-# the machine's Postgres has no pgvector.
+# Postgres and Redis. (PGlite, the Postgres with pgvector for RAG, is
+# started by `make run` for its data, and by the tests, in memory, for
+# theirs: this machine's Postgres has no pgvector.)
 services:
 	bash deploy/dev/services.sh
-	bash deploy/dev/pglite/start.sh >/dev/null
 
 # pdftotext and espeak-ng, the yardsticks some tests measure against.
 tools:

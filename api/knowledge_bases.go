@@ -3,12 +3,10 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 
@@ -384,54 +382,26 @@ func (s *Server) ragJob(c *gin.Context, kind string, input any, o jobOptions) jo
 
 // docUpload is a parsed document upload: the PDF and its text fields.
 type docUpload struct {
-	form     *multipart.Form
-	file     *multipart.FileHeader
+	filePart
 	title    string
 	metadata json.RawMessage
 }
 
-// withDocUpload reads a multipart document upload and runs handle on it,
-// once per Idempotency-Key (fingerprinted by the file's hash and the
-// fields, as withUpload does for media).
+// withDocUpload reads a document upload and runs handle on it (see
+// withForm).
 func (s *Server) withDocUpload(c *gin.Context, handle func(up *docUpload)) {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	up, err := s.readDocUpload(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	defer up.form.RemoveAll()
-	run := func() { handle(up) }
-	if key == "" {
-		run()
-		return
-	}
-	fp, err := up.fingerprint()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.once(c, key, fp, run)
+	withForm(s, c, s.readDocUpload, handle)
 }
 
 // readDocUpload parses the form (file, and optional title and metadata, a
 // JSON object), reporting every bad field at once.
 func (s *Server) readDocUpload(c *gin.Context) (*docUpload, error) {
-	if err := c.Request.ParseMultipartForm(formMemory); err != nil {
-		return nil, s.formProblem(err)
-	}
-	up := &docUpload{form: c.Request.MultipartForm}
 	var f problem.FieldErrors
-	files := up.form.File["file"]
-	f.Check(len(files) == 0, "file", "is required: send the PDF in the multipart field file")
-	f.Check(len(files) > 1, "file", "must be sent once")
-	for name := range up.form.File {
-		f.Check(name != "file", name, "is not a known field; only file holds a file")
+	part, err := s.readFilePart(c, &f, "the PDF")
+	if err != nil {
+		return nil, err
 	}
+	up := &docUpload{filePart: part}
 	for name, values := range up.form.Value {
 		f.Check(len(values) > 1, name, "must be sent once")
 		switch name {
@@ -448,28 +418,22 @@ func (s *Server) readDocUpload(c *gin.Context) (*docUpload, error) {
 		}
 	}
 	if err := f.Err(); err != nil {
-		_ = up.form.RemoveAll()
+		up.removeAll()
 		return nil, err
 	}
-	up.file = files[0]
 	return up, nil
 }
 
 func (up *docUpload) fingerprint() ([]byte, error) {
-	f, err := up.file.Open()
+	sum, err := up.sum()
 	if err != nil {
-		return nil, fmt.Errorf("open uploaded file: %w", err)
-	}
-	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return nil, fmt.Errorf("hash uploaded file: %w", err)
+		return nil, err
 	}
 	return json.Marshal(struct {
 		SHA256          []byte
 		Filename, Title string
 		Metadata        json.RawMessage
-	}{sum.Sum(nil), up.file.Filename, up.title, up.metadata})
+	}{sum, up.file.Filename, up.title, up.metadata})
 }
 
 // addUploadedPDF checks that the upload is a PDF, creates the document,

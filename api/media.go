@@ -1,13 +1,10 @@
 package api
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -46,8 +43,7 @@ func (s *Server) uploadLimit() int64 { return s.content.MediaMaxBytes() + formOv
 
 // upload is a parsed upload form: the file and its text fields.
 type upload struct {
-	form *multipart.Form
-	file *multipart.FileHeader
+	filePart
 	meta content.MediaInput
 }
 
@@ -61,47 +57,19 @@ func (s *Server) uploadMedia(c *gin.Context) {
 	s.withUpload(c, func(up *upload) { s.storeUpload(c, site, up) })
 }
 
-// withUpload reads a multipart upload and runs handle on it, once per
-// Idempotency-Key: the fingerprint is the file's hash and fields, since the
-// raw body's boundary changes on every retry.
+// withUpload reads a media upload and runs handle on it (see withForm).
 func (s *Server) withUpload(c *gin.Context, handle func(up *upload)) {
-	key, err := idempotencyKey(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	up, err := s.readUpload(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	defer up.form.RemoveAll()
-	run := func() { handle(up) }
-	if key == "" {
-		run()
-		return
-	}
-	fp, err := up.fingerprint()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.once(c, key, fp, run)
+	withForm(s, c, s.readUpload, handle)
 }
 
 // readUpload parses the form, reporting every bad field at once.
 func (s *Server) readUpload(c *gin.Context) (*upload, error) {
-	if err := c.Request.ParseMultipartForm(formMemory); err != nil {
-		return nil, s.formProblem(err)
-	}
-	up := &upload{form: c.Request.MultipartForm}
 	var f problem.FieldErrors
-	files := up.form.File["file"]
-	f.Check(len(files) == 0, "file", "is required: send the file in the multipart field file")
-	f.Check(len(files) > 1, "file", "must be sent once")
-	for name := range up.form.File {
-		f.Check(name != "file", name, "is not a known field; only file holds a file")
+	part, err := s.readFilePart(c, &f, "the file")
+	if err != nil {
+		return nil, err
 	}
+	up := &upload{filePart: part}
 	for name, values := range up.form.Value {
 		f.Check(len(values) > 1, name, "must be sent once")
 		switch name {
@@ -118,10 +86,9 @@ func (s *Server) readUpload(c *gin.Context) (*upload, error) {
 		}
 	}
 	if err := f.Err(); err != nil {
-		_ = up.form.RemoveAll()
+		up.removeAll()
 		return nil, err
 	}
-	up.file = files[0]
 	up.meta.Filename = up.file.Filename
 	return up, nil
 }
@@ -142,20 +109,15 @@ func (s *Server) formProblem(err error) error {
 // hash and the fields, not the raw body, whose multipart boundary a client
 // picks anew on every retry.
 func (up *upload) fingerprint() ([]byte, error) {
-	f, err := up.file.Open()
+	sum, err := up.sum()
 	if err != nil {
-		return nil, fmt.Errorf("open uploaded file: %w", err)
-	}
-	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return nil, fmt.Errorf("hash uploaded file: %w", err)
+		return nil, err
 	}
 	return json.Marshal(struct {
 		SHA256   []byte
 		Filename string
 		Meta     content.MediaInput
-	}{sum.Sum(nil), up.meta.Filename, up.meta})
+	}{sum, up.meta.Filename, up.meta})
 }
 
 func (s *Server) storeUpload(c *gin.Context, site content.Site, up *upload) {

@@ -79,6 +79,8 @@ type BenchReport struct {
 	// counting ties with the 10th as ann-benchmarks does.
 	RecallAt10 float64
 	EfSearch   int
+	// RecallByEfSearch is the same measure at other ef_search values.
+	RecallByEfSearch map[int]float64
 	// UsesIndex tells whether the planner chooses the HNSW index for the
 	// semantic query by itself (it prefers exact search on small tables);
 	// the recall is measured with the index either way.
@@ -101,6 +103,16 @@ func (r BenchReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "search %-8s p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms\n", m, ms(l.P50), ms(l.P99), ms(l.Mean))
 	}
 	fmt.Fprintf(w, "HNSW recall@10 vs exact at ef_search %d: %.3f (planner picks the index by itself: %v)\n", r.EfSearch, r.RecallAt10, r.UsesIndex)
+	efs := make([]int, 0, len(r.RecallByEfSearch))
+	for ef := range r.RecallByEfSearch {
+		efs = append(efs, ef)
+	}
+	slices.Sort(efs)
+	fmt.Fprint(w, "recall@10 by ef_search:")
+	for _, ef := range efs {
+		fmt.Fprintf(w, " %d: %.3f", ef, r.RecallByEfSearch[ef])
+	}
+	fmt.Fprintln(w)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -231,9 +243,16 @@ func summarise(times []time.Duration) Latency {
 	return Latency{P50: at(0.50), P99: at(0.99), Mean: sum / time.Duration(len(times))}
 }
 
-// benchRecall compares the index's top 10 with exact search's.
+// recallEfSearch are the hnsw.ef_search values Bench measures recall at,
+// besides the store's.
+func recallEfSearch() []int { return []int{40, 100, 200, 400, 800} }
+
+// benchRecall compares the index's top 10 with exact search's, at the
+// store's ef_search and at each of recallEfSearch.
 func benchRecall(ctx context.Context, store *Store, emb ai.Embedder, tenant, kb string, queries []string, r *BenchReport) error {
-	var found, wanted int
+	efs := append([]int{store.opts.EfSearch}, recallEfSearch()...)
+	found := make([]int, len(efs))
+	wanted := 0
 	for i, text := range queries {
 		vecs, _, err := emb.Embed(ctx, []string{text})
 		if err != nil {
@@ -241,31 +260,46 @@ func benchRecall(ctx context.Context, store *Store, emb ai.Embedder, tenant, kb 
 		}
 		q := Query{TenantID: tenant, KnowledgeBaseIDs: []string{kb}, Text: text, Vector: vecs[0], Mode: ModeSemantic, TopK: 10}
 		if i == 0 {
-			if r.UsesIndex, err = usesIndex(ctx, store, q); err != nil {
-				return err
-			}
-			q.ForceIndex = true
-			if r.Plan, err = store.ExplainSemantic(ctx, q); err != nil {
+			if err := explainRecall(ctx, store, q, r); err != nil {
 				return err
 			}
 		}
-		q.ForceIndex = true
-		approx, err := store.Search(ctx, q)
-		if err != nil {
-			return err
-		}
-		q.Exact, q.ForceIndex = true, false
+		q.Exact = true
 		exact, err := store.Search(ctx, q)
 		if err != nil {
 			return err
 		}
-		found += withinExact(approx, exact)
 		wanted += len(exact)
+		q.Exact, q.ForceIndex = false, true
+		for j, ef := range efs {
+			q.EfSearch = ef
+			approx, err := store.Search(ctx, q)
+			if err != nil {
+				return err
+			}
+			found[j] += withinExact(approx, exact)
+		}
 	}
-	if wanted > 0 {
-		r.RecallAt10 = float64(found) / float64(wanted)
+	r.RecallByEfSearch = map[int]float64{}
+	for j, ef := range efs {
+		if wanted > 0 {
+			r.RecallByEfSearch[ef] = float64(found[j]) / float64(wanted)
+		}
 	}
+	r.RecallAt10 = r.RecallByEfSearch[store.opts.EfSearch]
 	return nil
+}
+
+// explainRecall records whether the planner picks the index for q by
+// itself, and the plan of the forced query the recall is measured with.
+func explainRecall(ctx context.Context, store *Store, q Query, r *BenchReport) error {
+	var err error
+	if r.UsesIndex, err = usesIndex(ctx, store, q); err != nil {
+		return err
+	}
+	q.ForceIndex = true
+	r.Plan, err = store.ExplainSemantic(ctx, q)
+	return err
 }
 
 // usesIndex reports whether the planner uses the HNSW index for q unforced.

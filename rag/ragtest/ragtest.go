@@ -1,6 +1,6 @@
 // Package ragtest gives tests a real vector database: the PGlite server
 // (Postgres with pgvector, compiled to WASM) that deploy/dev/pglite/start.sh
-// starts once per machine and leaves running, or the database at
+// starts once per machine, in memory on TestPort, and leaves running, or the database at
 // KILN_TEST_VECTOR_DATABASE_URL when that is set (a Postgres with pgvector).
 // Tests share the database and keep apart by tenant: each test takes tenant
 // ids of its own (Tenant), whose chunks are deleted when it ends.
@@ -20,6 +20,9 @@ import (
 	"github.com/kilnhq/kiln/rag"
 )
 
+// TestPort is the port of the tests' PGlite server.
+const TestPort = "5439"
+
 // URL returns the vector database URL, starting PGlite if it is not
 // running. It fails the test, with start.sh's output, when it cannot.
 func URL(t testing.TB) string {
@@ -33,6 +36,10 @@ func URL(t testing.TB) string {
 	}
 	script := filepath.Join(root, "deploy", "dev", "pglite", "start.sh")
 	cmd := exec.Command("bash", script)
+	// Tests get a server of their own, in memory, on a port apart from the
+	// development one (5433, whose data lives in one checkout's .kiln): a
+	// test server outlives its checkout (CI's clean clone) harmlessly.
+	cmd.Env = append(os.Environ(), "PGLITE_PORT="+TestPort, "PGLITE_DATA_DIR=memory://")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
