@@ -134,6 +134,11 @@ func ConnectStore(ctx context.Context, url string, log *slog.Logger, opts StoreO
 func OpenStore(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts StoreOptions) (*Store, error) {
 	s := &Store{pool: pool, log: log, opts: opts.withDefaults(), indexed: map[int]bool{}, pending: map[int]int{}}
 	if s.err = s.open(ctx); s.err != nil {
+		// Whatever stopped it (a migration, a broken data directory), the
+		// store answers 503 vector_store_unavailable, never a 500.
+		if !errors.Is(s.err, ErrVectorUnavailable) {
+			s.err = unavailable("cannot open the vector store (" + s.err.Error() + ")")
+		}
 		return s, s.err
 	}
 	log.Info("vector store ready", "pgvector", s.version, "iterative_scan", s.iterative)
