@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -311,5 +312,49 @@ func TestPruneDeliveries(t *testing.T) {
 	must(t, b.db.Pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM webhook_deliveries), (SELECT count(*) FROM webhook_attempts)`).Scan(&left, &attempts))
 	if n != 1 || left != 2 || attempts != 0 {
 		t.Errorf("pruned %d, left %d deliveries and %d attempts; want 1, 2 and 0", n, left, attempts)
+	}
+}
+
+// TestLostDeliveryIsRecovered: a pending delivery whose task Redis lost
+// (a failed enqueue, a crash, a flushed Redis) is enqueued again by the
+// recovery sweep and delivered.
+func TestLostDeliveryIsRecovered(t *testing.T) {
+	b := setup(t)
+	b.startWorker()
+	acme := b.signup("Acme")
+	rcv := newReceiver(t)
+	payload := `{"type":"job.succeeded","timestamp":"2026-11-22T00:00:00Z","data":{"id":"job_lost"}}`
+	_, err := b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_deliveries (id, tenant_id, url, event_type, message_id, payload, status, next_attempt_at)
+		VALUES ('whd_lost', $1, $2, 'job.succeeded', 'msg_lost', $3, 'pending', now() - interval '10 minutes')`, acme.ID, rcv.srv.URL, payload)
+	must(t, err)
+	time.Sleep(200 * time.Millisecond)
+	if rcv.count() != 0 {
+		t.Fatalf("a delivery with no task was sent before the sweep")
+	}
+	must(t, b.webhooks.RecoverLost(t.Context(), time.Minute))
+	got := rcv.wait(1)[0]
+	var sent, stored any
+	must(t, json.Unmarshal(got.body, &sent))
+	must(t, json.Unmarshal([]byte(payload), &stored))
+	if got.header.Get("webhook-id") != "msg_lost" || !reflect.DeepEqual(sent, stored) {
+		t.Errorf("recovered delivery: webhook-id %q body %s, want msg_lost and %s", got.header.Get("webhook-id"), got.body, payload)
+	}
+	// A second sweep while the delivery is done sends nothing more.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var status string
+		must(t, b.db.Pool.QueryRow(t.Context(), `SELECT status FROM webhook_deliveries WHERE id = 'whd_lost'`).Scan(&status))
+		if status == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recovered delivery is %s", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, b.webhooks.RecoverLost(t.Context(), 0))
+	time.Sleep(200 * time.Millisecond)
+	if rcv.count() != 1 {
+		t.Errorf("receiver got %d requests after a second sweep, want 1", rcv.count())
 	}
 }
