@@ -43,6 +43,12 @@ func (s *Service) Cancel(ctx context.Context, tenantID, jobID string) (Job, erro
 	case status.Final():
 		return Job{}, ErrFinal
 	case status == StatusRunning:
+		if parked, err := s.cancelParked(ctx, tenantID, jobID); err != nil || parked {
+			if err != nil {
+				return Job{}, err
+			}
+			break
+		}
 		if err := s.redis.Publish(ctx, s.cancelChannel(), jobID).Err(); err != nil {
 			// The handler still stops at its next delivery or on finishing.
 			s.log.WarnContext(ctx, "broadcast cancel", "job_id", jobID, "err", err)
@@ -52,6 +58,7 @@ func (s *Service) Cancel(ctx context.Context, tenantID, jobID string) (Job, erro
 			return Job{}, err
 		}
 	}
+	s.cancelChildren(ctx, tenantID, jobID)
 	return s.Get(ctx, tenantID, jobID)
 }
 

@@ -20,17 +20,23 @@ type completion struct {
 	code    string // for failed
 	message string
 	charge  int64
+	// usage is what the handler reported using (charge is usage capped at
+	// the reservation); a parent captures its children's usage.
+	usage int64
 }
 
 // complete writes a job's final outcome, grouped with other workers'
 // outcomes into one statement (group commit).
 func (s *Service) complete(c completion) error {
-	if c.charge > c.j.Credits.Reserved {
+	if c.charge > c.j.Credits.Reserved && !c.j.child() {
 		s.log.Error("pricing bug: usage beyond the reservation; charging the reservation",
 			"job_id", c.j.ID, "kind", c.j.Kind, "reserved", c.j.Credits.Reserved, "usage", c.charge)
 		c.charge = c.j.Credits.Reserved
 	}
 	c.charge = max(c.charge, 0)
+	if c.usage == 0 {
+		c.usage = c.charge
+	}
 	return s.completions.do(c)
 }
 
@@ -46,11 +52,12 @@ func (s *Service) completeBatch(items []completion) []error {
 	defer cancel()
 	n := len(items)
 	ids, statuses, results, codes, messages := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	charges := make([]int64, n)
+	charges, usages := make([]int64, n), make([]int64, n)
 	for i, c := range items {
 		ids[i], statuses[i], results[i], codes[i], messages[i], charges[i] = c.j.ID, string(c.status), string(c.result), c.code, c.message, c.charge
+		usages[i] = c.usage
 	}
-	rows, err := s.db.Query(ctx, completeSQL, ids, statuses, results, codes, messages, charges)
+	rows, err := s.db.Query(ctx, completeSQL, ids, statuses, results, codes, messages, charges, usages)
 	var finished map[string]int
 	if err == nil {
 		finished, err = s.finishedTenants(rows)
@@ -64,6 +71,7 @@ func (s *Service) completeBatch(items []completion) []error {
 		return out
 	}
 	s.announceAll(ctx, ids)
+	s.wakeParents(ctx, ids)
 	for tenant, count := range finished {
 		s.admitNext(ctx, tenant, count)
 	}
@@ -107,8 +115,8 @@ func (s *Service) recordFinished(f finished) {
 
 const completeSQL = `
 WITH v AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-		AS v(id, status, result, code, message, charge)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+		AS v(id, status, result, code, message, charge, usage)
 ), u AS (
 	UPDATE jobs j SET
 		status = CASE WHEN j.cancel_requested THEN 'canceled' ELSE v.status END,
@@ -117,6 +125,8 @@ WITH v AS (
 		error_code = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.code END,
 		error_message = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.message END,
 		credits_charged = CASE WHEN j.cancel_requested THEN 0 ELSE least(v.charge, j.credits_reserved) END,
+		usage = CASE WHEN j.cancel_requested THEN 0 ELSE v.usage END,
+		parked_until = NULL, resumed = false,
 		finished_at = now(), updated_at = now()
 	FROM v
 	WHERE j.id = v.id AND j.status NOT IN ('succeeded', 'failed', 'canceled')
@@ -149,24 +159,33 @@ func (s *Service) startBatch(ids []string) []startResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make([]startResult, len(ids))
-	rows, err := s.db.Query(ctx, `WITH s AS (
-			UPDATE jobs SET status = 'running', attempt = attempt + 1,
+	rows, err := s.db.Query(ctx, `WITH o AS (
+			SELECT id AS oid, resumed AS was_resumed FROM jobs WHERE id = ANY($1)
+		), s AS (
+			UPDATE jobs SET status = 'running', attempt = attempt + CASE WHEN resumed THEN 0 ELSE 1 END, resumed = false, parked_until = NULL, wake_pending = false,
 				started_at = coalesce(started_at, now()), heartbeat_at = now(), admitted_at = coalesce(admitted_at, now()),
 				error_code = NULL, error_message = NULL, updated_at = now()
 			WHERE id = ANY($1) AND status IN ('queued', 'running', 'scheduled') AND NOT cancel_requested
 			RETURNING `+jobCols+`
 		), e AS (
 			INSERT INTO job_events (job_id, type, data)
-			SELECT id, 'job.started', jsonb_build_object('status', 'running', 'attempt', attempt) FROM s
+			SELECT id, 'job.started', jsonb_build_object('status', 'running', 'attempt', attempt)
+			FROM s JOIN o ON o.oid = s.id WHERE NOT o.was_resumed
 		)
-		SELECT * FROM s`, ids)
+		SELECT s.*, o.was_resumed FROM s JOIN o ON o.oid = s.id`, ids)
 	if err != nil {
 		for i := range out {
 			out[i].err = fmt.Errorf("start jobs: %w", err)
 		}
 		return out
 	}
-	started, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return s.scanJob(r) })
+	resumed := map[string]bool{}
+	started, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) {
+		var was bool
+		j, err := s.scanJob(extraColumn{row: r, dest: &was})
+		resumed[j.ID] = was
+		return j, err
+	})
 	if err != nil {
 		for i := range out {
 			out[i].err = fmt.Errorf("start jobs: %w", err)
@@ -176,7 +195,9 @@ func (s *Service) startBatch(ids []string) []startResult {
 	byID := make(map[string]Job, len(started))
 	for _, j := range started {
 		byID[j.ID] = j
-		s.recordStarted(j)
+		if !resumed[j.ID] {
+			s.recordStarted(j)
+		}
 	}
 	for i, id := range ids {
 		out[i].job, out[i].ok = byID[id]
@@ -203,3 +224,11 @@ type startResult struct {
 	ok  bool
 	err error
 }
+
+// extraColumn scans a row that has one more column than jobCols into dest.
+type extraColumn struct {
+	row  pgx.Row
+	dest any
+}
+
+func (e extraColumn) Scan(dest ...any) error { return e.row.Scan(append(dest, e.dest)...) }

@@ -26,6 +26,10 @@ func (s *Service) finish(ctx context.Context, j Job, result any, usage int64, ru
 	if errors.Is(runErr, errGivenBack) {
 		return runErr // Asynq has requeued the task; nothing to record
 	}
+	var await *awaiting
+	if errors.As(runErr, &await) {
+		return s.park(ctx, j, await)
+	}
 	if runErr == nil {
 		raw, err := json.Marshal(result)
 		if err != nil {

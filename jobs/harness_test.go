@@ -33,6 +33,7 @@ type harness struct {
 type options struct {
 	maxActive int
 	redis     *redis.Client // a private Redis; the shared test Redis when nil
+	kinds     []jobs.Kind   // registered beside system.echo
 }
 
 func setup(t *testing.T, o options) *harness {
@@ -60,6 +61,9 @@ func setup(t *testing.T, o options) *harness {
 	kinds := jobs.NewRegistry()
 	kinds.Register(jobs.EchoKind())
 	kinds.Register(loggerKind())
+	for _, k := range o.kinds {
+		kinds.Register(k)
+	}
 	h.svc = jobs.New(db.Pool, h.redis, log, jobs.Config{Namespace: h.ns, PublicURL: "http://kiln.test",
 		SignupCredits: 100_000, TenantMaxActive: o.maxActive, RelayInterval: 200 * time.Millisecond}, kinds)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, tn identity.Tenant) error {

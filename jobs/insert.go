@@ -143,7 +143,7 @@ func (s *Service) readPositions(ctx context.Context, tx pgx.Tx, tenants []string
 	b.Queue(`SELECT a.tenant_id, a.balance, a.monthly_limit, `+spentThisMonth("a")+`
 		FROM credit_accounts a WHERE a.tenant_id = ANY($1) ORDER BY a.tenant_id`+forUpdate, tenants)
 	b.Queue(`SELECT tenant_id, count(*) FROM jobs WHERE tenant_id = ANY($1)
-		AND admitted_at IS NOT NULL AND status IN ('queued', 'running') GROUP BY tenant_id`, tenants)
+		AND admitted_at IS NOT NULL AND status IN ('queued', 'running') AND parked_until IS NULL GROUP BY tenant_id`, tenants)
 	b.Queue(priceQuery, kinds, tenants)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()

@@ -58,12 +58,17 @@ type Job struct {
 	SiteID          *string         `json:"site_id"`
 	Metadata        json.RawMessage `json:"metadata"`
 	RetryOf         *string         `json:"retry_of"`
+	// ParentID is the job that fanned this one out, if any.
+	ParentID *string `json:"parent_id,omitempty"`
 	// QueuePosition is roughly how many jobs of the same priority are
 	// ahead of a queued job; nil when not queued.
 	QueuePosition *int `json:"queue_position,omitempty"`
 	URLs          URLs `json:"urls"`
 
 	TenantID string `json:"-"`
+	// Usage is the credits the handler reported using once the job is
+	// final (a child's is charged to its parent); 0 before.
+	Usage int64 `json:"-"`
 	admitted bool
 	timeout  time.Duration
 	// traceParent is the W3C trace context of the request that submitted
@@ -93,7 +98,7 @@ type URLs struct {
 const jobCols = `id, tenant_id, kind, status, progress, progress_message, input, result, error_code, error_message,
 	attempt, max_attempts, priority, run_at, created_at, started_at, finished_at, updated_at,
 	credits_reserved, credits_charged, webhook, webhook_events, site_id, metadata, retry_of,
-	admitted_at IS NOT NULL, timeout_ms, coalesce(traceparent, '')`
+	admitted_at IS NOT NULL, timeout_ms, coalesce(traceparent, ''), parent_id, coalesce(usage, 0)`
 
 func (s *Service) scanJob(row pgx.Row) (Job, error) {
 	var j Job
@@ -102,7 +107,7 @@ func (s *Service) scanJob(row pgx.Row) (Job, error) {
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Status, &j.Progress, &j.ProgressMessage, &j.Input, &j.Result, &code, &msg,
 		&j.Attempt, &j.MaxAttempts, &j.Priority, &j.RunAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt,
 		&j.Credits.Reserved, &j.Credits.Charged, &j.Webhook, &j.WebhookEvents, &j.SiteID, &j.Metadata, &j.RetryOf,
-		&j.admitted, &timeoutMS, &j.traceParent)
+		&j.admitted, &timeoutMS, &j.traceParent, &j.ParentID, &j.Usage)
 	if err != nil {
 		return Job{}, err
 	}

@@ -48,6 +48,17 @@ type Kind struct {
 	Timeout     time.Duration
 	MaxAttempts int
 	Handler     Handler
+	// Preflight, when set, runs at submit before anything is written; an
+	// error refuses the submit (a 503 provider_not_configured, say).
+	Preflight func(ctx context.Context, tenantID string, input json.RawMessage) error
+	// Internal kinds are run only as children of another job (see
+	// Run.SubmitChildren): the API refuses them, and they are not priced:
+	// the parent reserves for them and captures their usage.
+	Internal bool
+	// OnCancel, when set, is called once a parked job of this kind is
+	// canceled (see Await), to cancel work outside, such as a provider's
+	// queued request. Its error is logged.
+	OnCancel func(ctx context.Context, j Job) error
 }
 
 // Registry holds the kinds this installation runs.

@@ -74,6 +74,9 @@ func (s *Service) RelayOnce(ctx context.Context) error {
 	if err := s.admitWaiting(ctx); err != nil {
 		return err
 	}
+	if err := s.wakeDue(ctx); err != nil {
+		return err
+	}
 	return s.reenqueueLost(ctx)
 }
 
@@ -101,7 +104,7 @@ func (s *Service) promoteScheduled(ctx context.Context) error {
 // admitWaiting fills each tenant's room with its waiting jobs.
 func (s *Service) admitWaiting(ctx context.Context) error {
 	rows, err := s.db.Query(ctx, `SELECT w.tenant_id, $1 - (SELECT count(*) FROM jobs a WHERE a.tenant_id = w.tenant_id
-			AND a.admitted_at IS NOT NULL AND a.status IN ('queued', 'running'))
+			AND a.admitted_at IS NOT NULL AND a.status IN ('queued', 'running') AND a.parked_until IS NULL)
 		FROM (SELECT DISTINCT tenant_id FROM jobs WHERE status = 'queued' AND admitted_at IS NULL) w`, s.cfg.TenantMaxActive)
 	if err != nil {
 		return fmt.Errorf("find waiting tenants: %w", err)
@@ -135,7 +138,8 @@ func (s *Service) reenqueueLost(ctx context.Context) error {
 	rows, err := s.db.Query(ctx, `UPDATE jobs SET admitted_at = now() WHERE id IN (
 			SELECT id FROM jobs WHERE
 			  (status = 'queued' AND admitted_at < now() - interval '`+staleAfter+`')
-			  OR (status = 'running' AND heartbeat_at < now() - interval '1 minute' AND admitted_at < now() - interval '1 minute')
+			  OR (status = 'running' AND parked_until IS NULL
+			      AND heartbeat_at < now() - interval '1 minute' AND admitted_at < now() - interval '1 minute')
 			ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
 		RETURNING `+jobCols)
 	if err != nil {

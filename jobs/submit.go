@@ -58,6 +58,9 @@ func (s *Service) prepare(req SubmitRequest) (prepared, error) {
 	k, ok := s.kinds.Get(req.Kind)
 	if !ok {
 		f.Add("kind", "is not a known job kind; GET /api/v1/job-kinds lists them")
+	} else if k.Internal {
+		f.Add("kind", "is internal: only its parent kind runs it")
+		ok = false
 	}
 	if req.Priority == "" && ok {
 		req.Priority = k.Priority
@@ -130,6 +133,11 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 			var f problem.FieldErrors
 			f.Add("webhook", err.Error())
 			return Job{}, f.Err()
+		}
+	}
+	if p.kind.Preflight != nil {
+		if err := p.kind.Preflight(ctx, req.TenantID, p.input); err != nil {
+			return Job{}, err
 		}
 	}
 	r := s.submits.do(p)
