@@ -240,3 +240,26 @@ func Code(err error) string {
 	}
 	return ""
 }
+
+// HTTPClient returns a standard *http.Client that sends through the same
+// guarded transport, redirect policy and body cap, for libraries that take
+// an *http.Client (go-openai, the video client) and call user-given hosts.
+func (c *Client) HTTPClient() *http.Client {
+	return &http.Client{Transport: cappedTransport{rt: c.http.Transport, max: c.maxBody},
+		CheckRedirect: c.http.CheckRedirect, Timeout: c.http.Timeout}
+}
+
+// cappedTransport caps every response body at max bytes.
+type cappedTransport struct {
+	rt  http.RoundTripper
+	max int64
+}
+
+func (t cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = newCappedBody(resp.Body, t.max)
+	return resp, nil
+}

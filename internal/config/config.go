@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -111,6 +112,18 @@ type Config struct {
 	// ModelEmbedding is the embedding model of new knowledge bases when a
 	// provider is configured.
 	ModelEmbedding string
+	// ModelChat, ModelVision, ModelImage and ModelSpeech are the
+	// deployment's model per capability; they apply only with an API key.
+	ModelChat, ModelVision, ModelImage, ModelSpeech string
+	// ProviderConcurrency caps the requests in flight to one model
+	// provider across every worker.
+	ProviderConcurrency int
+	// FalBaseURL, FalAPIKey and VideoModel are the deployment's video
+	// provider (fal.ai's queue API); an empty key means none.
+	FalBaseURL, FalAPIKey, VideoModel string
+	// EncryptionKey (32 bytes, base64) encrypts tenants' provider keys at
+	// rest; empty refuses to store them.
+	EncryptionKey []byte
 }
 
 // Var documents one environment variable: its name, default and meaning.
@@ -162,6 +175,15 @@ func Vars() []Var {
 		{"KILN_OPENAI_BASE_URL", "https://api.openai.com/v1", "Base URL of the deployment's OpenAI-compatible provider (OpenAI, Azure OpenAI, Ollama, vLLM, LocalAI)."},
 		{"KILN_OPENAI_API_KEY", "(OPENAI_API_KEY)", "API key of that provider; empty: none configured, and knowledge bases use the local hash embedder."},
 		{"KILN_MODEL_EMBEDDING", "text-embedding-3-small", "Embedding model of new knowledge bases when a provider key is set."},
+		{"KILN_MODEL_CHAT", "gpt-4o-mini", "Chat model (post.transform, translate.*, seo.generate_text, SEO suggestions) when a provider key is set."},
+		{"KILN_MODEL_VISION", "gpt-4o-mini", "Vision model (media.metadata.generate) when a provider key is set."},
+		{"KILN_MODEL_IMAGE", "gpt-image-1", "Image model (media.image.generate, media.image.edit) when a provider key is set."},
+		{"KILN_MODEL_SPEECH", "gpt-4o-mini-tts", "Speech model (media.speech.generate) when a provider key is set; without a key, speech uses the local espeak-ng."},
+		{"KILN_PROVIDER_CONCURRENCY", "16", "Most requests in flight to one model provider across all workers."},
+		{"KILN_FAL_BASE_URL", "https://queue.fal.run", "Queue API of the video provider (fal.ai or a compatible one)."},
+		{"KILN_FAL_API_KEY", "(FAL_KEY)", "API key of the video provider; empty: media.video.generate answers 503 provider_not_configured unless the tenant sets one."},
+		{"KILN_VIDEO_MODEL", "fal-ai/veo3", "Default video model (a fal endpoint id) when a request names none."},
+		{"KILN_ENCRYPTION_KEY", "(dev generates one)", "32 bytes, base64: AES-256-GCM key that encrypts tenants' provider keys at rest. Without it tenants cannot store keys."},
 		{"KILN_MEDIA_MAX_MB", "50", "Largest media file accepted, in MiB (uploads get this limit instead of KILN_MAX_BODY_BYTES)."},
 	}
 }
@@ -215,7 +237,24 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		OpenAIBaseURL:        r.str("KILN_OPENAI_BASE_URL"),
 		OpenAIAPIKey:         strings.TrimSpace(getenv("KILN_OPENAI_API_KEY")),
 		ModelEmbedding:       r.str("KILN_MODEL_EMBEDDING"),
+		ModelChat:            r.str("KILN_MODEL_CHAT"),
+		ModelVision:          r.str("KILN_MODEL_VISION"),
+		ModelImage:           r.str("KILN_MODEL_IMAGE"),
+		ModelSpeech:          r.str("KILN_MODEL_SPEECH"),
+		ProviderConcurrency:  r.positiveInt("KILN_PROVIDER_CONCURRENCY"),
+		FalBaseURL:           r.str("KILN_FAL_BASE_URL"),
+		FalAPIKey:            strings.TrimSpace(getenv("KILN_FAL_API_KEY")),
+		VideoModel:           r.str("KILN_VIDEO_MODEL"),
 	}
+	if c.FalAPIKey == "" {
+		c.FalAPIKey = strings.TrimSpace(getenv("FAL_KEY"))
+	}
+	if raw := strings.TrimSpace(getenv("KILN_ENCRYPTION_KEY")); raw != "" {
+		key, err := ParseEncryptionKey(raw)
+		r.check("KILN_ENCRYPTION_KEY", err)
+		c.EncryptionKey = key
+	}
+	r.check("KILN_FAL_BASE_URL", validURL(c.FalBaseURL, "https", "http"))
 	if c.VectorDatabaseURL == "" {
 		c.VectorDatabaseURL = c.DatabaseURL
 	}
@@ -241,6 +280,20 @@ func load(mode Mode, getenv func(string) string) (Config, error) {
 		r.fail("KILN_SETUP_TOKEN", errors.New("must be at least 16 characters"))
 	}
 	return c, errors.Join(r.errs...)
+}
+
+// ParseEncryptionKey decodes a base64 (standard or URL alphabet) key of
+// exactly 32 bytes, the AES-256 key of KILN_ENCRYPTION_KEY.
+func ParseEncryptionKey(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(s); err == nil {
+			if len(key) != 32 {
+				return nil, fmt.Errorf("must decode to 32 bytes, got %d (generate one with: openssl rand -base64 32)", len(key))
+			}
+			return key, nil
+		}
+	}
+	return nil, errors.New("must be base64 (generate one with: openssl rand -base64 32)")
 }
 
 // ValidateSecret reports whether s is strong enough to sign tokens.

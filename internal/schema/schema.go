@@ -16,6 +16,7 @@ import (
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
 	"github.com/kilnhq/kiln/rag"
+	"github.com/kilnhq/kiln/settings"
 )
 
 // Sources returns the migrations of every package that owns tables.
@@ -28,6 +29,7 @@ func Sources() []pg.Source {
 		webhooks.Migrations(),
 		ratelimit.Migrations(),
 		rag.Migrations(),
+		settings.Migrations(),
 	}
 }
 
