@@ -48,11 +48,14 @@ const DefaultWebhookUserID = "aitest-user"
 //	GET  /.well-known/jwks.json                  → the public key webhooks are signed with
 //
 // The status and result URLs drop any path after {owner}/{app}, as fal
-// does. Requests move IN_QUEUE → IN_PROGRESS → COMPLETED only when the
-// test says so: Advance, Complete or FailRequest, or every n-th status
-// poll after SetPollsPerStep(n). A failed request (FailRequest) reports
+// does (after {namespace}/{owner}/{app} for the "workflows" and "comfy"
+// namespaces). Requests move IN_QUEUE → IN_PROGRESS → COMPLETED only when the
+// test says so: Advance, Complete, FailRequest or FailRequestAs, or every
+// n-th status poll after SetPollsPerStep(n). A failed request reports
 // COMPLETED with "error" and error_type ErrorTypeFailed, and its result
-// answers 422 with fal's validation-style detail; a cancelled one reports
+// answers 422 with fal's model error shape, {"detail": [{loc, msg, type,
+// url}]}, the type ModelErrorValue or the one FailRequestAs names (such
+// as ModelErrorContentPolicy); a cancelled one reports
 // COMPLETED with error_type ErrorTypeCancelled, its result answers 400
 // and no webhook is sent. Asking for the result before completion answers
 // 400 "Request is still in progress".
@@ -106,6 +109,9 @@ type Job struct {
 	Cancelled bool
 	// Error is the failure message of a failed request.
 	Error string
+	// ErrorType is the model error type of a failed request, e.g.
+	// ModelErrorContentPolicy.
+	ErrorType string
 	// Polls counts the status requests for the job.
 	Polls int
 	// Video is the generated MP4 once COMPLETED without error.
@@ -229,7 +235,7 @@ func (q *VideoQueue) Webhooks() []WebhookDelivery {
 // COMPLETED) and returns the new status; completing it sends its webhook.
 // An unknown or finished request fails the test.
 func (q *VideoQueue) Advance(id string) string {
-	status, done, err := q.step(id, "")
+	status, done, err := q.step(id, "", "")
 	if err != nil {
 		q.t.Errorf("aitest: advancing %s: %v", id, err)
 		return status
@@ -251,18 +257,26 @@ func (q *VideoQueue) Complete(id string) {
 }
 
 // FailRequest completes the request with an error (as when the model
-// rejects the input) and sends its webhook with status ERROR.
+// rejects the input) and sends its webhook with status ERROR. The error's
+// type is ModelErrorValue.
 func (q *VideoQueue) FailRequest(id, message string) {
-	if _, _, err := q.step(id, message); err != nil {
+	q.FailRequestAs(id, ModelErrorValue, message)
+}
+
+// FailRequestAs is FailRequest with the model error type of fal's error
+// reference, e.g. ModelErrorContentPolicy for a prompt the model's safety
+// checker refused.
+func (q *VideoQueue) FailRequestAs(id, errorType, message string) {
+	if _, _, err := q.step(id, message, errorType); err != nil {
 		q.t.Errorf("aitest: failing %s: %v", id, err)
 		return
 	}
 	q.sendWebhook(id)
 }
 
-// step advances (or, with a failure message, fails) a job under the lock
-// and reports whether it completed now.
-func (q *VideoQueue) step(id, failure string) (string, bool, error) {
+// step advances (or, with a failure message, fails with errorType) a job
+// under the lock and reports whether it completed now.
+func (q *VideoQueue) step(id, failure, errorType string) (string, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	j, ok := q.jobs[id]
@@ -274,7 +288,7 @@ func (q *VideoQueue) step(id, failure string) (string, bool, error) {
 	}
 	switch {
 	case failure != "":
-		j.Status, j.Error = StatusCompleted, failure
+		j.Status, j.Error, j.ErrorType = StatusCompleted, failure, errorType
 	case j.Status == StatusInQueue:
 		j.Status = StatusInProgress
 	default:
@@ -434,10 +448,16 @@ func (q *VideoQueue) submit(w http.ResponseWriter, rec *Request, endpoint string
 	writeJSON(w, http.StatusOK, body)
 }
 
-// appOf is the {owner}/{app} prefix of an endpoint path.
+// appOf is the [{namespace}/]{owner}/{app} prefix of an endpoint path.
+// Like fal's clients, it treats a first segment "workflows" or "comfy" as
+// a namespace, so those ids keep three segments in their request URLs.
 func appOf(endpoint string) string {
-	parts := strings.SplitN(endpoint, "/", 3)
-	return parts[0] + "/" + parts[1]
+	parts := strings.Split(endpoint, "/")
+	n := 2
+	if (parts[0] == "workflows" || parts[0] == "comfy") && len(parts) > 2 {
+		n = 3
+	}
+	return strings.Join(parts[:n], "/")
 }
 
 func validationError(field, msg string) map[string]any {

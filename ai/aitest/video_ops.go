@@ -22,6 +22,16 @@ const (
 	ErrorTypeFailed    = "request_failed"
 )
 
+// Model error types of a failed request's result detail, from fal's model
+// error reference (https://docs.fal.ai/errors).
+const (
+	// ModelErrorContentPolicy: the model's safety checker flagged the
+	// input or the output.
+	ModelErrorContentPolicy = "content_policy_violation"
+	// ModelErrorValue: an input value the model cannot use.
+	ModelErrorValue = "value_error"
+)
+
 // status answers GET .../requests/{id}/status, first advancing the job
 // when SetPollsPerStep says this poll does.
 func (q *VideoQueue) status(w http.ResponseWriter, rec *Request, app, id string) {
@@ -36,7 +46,7 @@ func (q *VideoQueue) status(w http.ResponseWriter, rec *Request, app, id string)
 	advance := q.pollsStep > 0 && j.Polls%q.pollsStep == 0 && j.Status != StatusCompleted
 	q.mu.Unlock()
 	if advance {
-		if _, done, err := q.step(id, ""); err == nil && done {
+		if _, done, err := q.step(id, "", ""); err == nil && done {
 			q.sendWebhook(id)
 		}
 	}
@@ -80,7 +90,7 @@ func (q *VideoQueue) result(w http.ResponseWriter, app, id string) {
 		return
 	}
 	q.mu.Lock()
-	status, cancelled, failure := j.Status, j.Cancelled, j.Error
+	status, cancelled, failure, errorType := j.Status, j.Cancelled, j.Error, j.ErrorType
 	payload := q.resultPayload(j)
 	q.mu.Unlock()
 	switch {
@@ -89,7 +99,7 @@ func (q *VideoQueue) result(w http.ResponseWriter, app, id string) {
 	case cancelled:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "Request was cancelled"})
 	case failure != "":
-		writeJSON(w, http.StatusUnprocessableEntity, failureDetail(failure))
+		writeJSON(w, http.StatusUnprocessableEntity, failureDetail(failure, errorType))
 	default:
 		writeJSON(w, http.StatusOK, payload)
 	}
@@ -105,8 +115,11 @@ func (q *VideoQueue) resultPayload(j *Job) map[string]any {
 	}
 }
 
-func failureDetail(msg string) map[string]any {
-	return map[string]any{"detail": []map[string]any{{"loc": []string{"body"}, "msg": msg, "type": "value_error"}}}
+// failureDetail is fal's model error body: a detail array of errors with
+// loc, msg, a machine-readable type and the url documenting it.
+func failureDetail(msg, errorType string) map[string]any {
+	return map[string]any{"detail": []map[string]any{{"loc": []string{"body"}, "msg": msg, "type": errorType,
+		"url": "https://docs.fal.ai/errors#" + errorType}}}
 }
 
 // cancel answers PUT .../requests/{id}/cancel. Cancelling a running
@@ -164,7 +177,7 @@ func (q *VideoQueue) Redeliver(id string) WebhookDelivery {
 func (q *VideoQueue) webhookBody(j *Job) []byte {
 	msg := map[string]any{"request_id": j.ID, "gateway_request_id": j.ID, "status": "OK", "payload": q.resultPayload(j)}
 	if j.Error != "" {
-		msg["status"], msg["error"], msg["payload"] = "ERROR", "Invalid status code: 422", failureDetail(j.Error)
+		msg["status"], msg["error"], msg["payload"] = "ERROR", "Invalid status code: 422", failureDetail(j.Error, j.ErrorType)
 	}
 	b, _ := json.Marshal(msg)
 	return b

@@ -285,6 +285,49 @@ func TestVideoQueueFailure(t *testing.T) {
 	}
 }
 
+func TestVideoQueueFailureTypes(t *testing.T) {
+	q := NewVideoQueue(t)
+	tests := []struct {
+		name, wantType, msg string
+		fail                func(id, msg string)
+	}{
+		{"FailRequest", ModelErrorValue, "duration must be 5 or 10", q.FailRequest},
+		{"FailRequestAs content policy", ModelErrorContentPolicy, "flagged by a content checker",
+			func(id, msg string) { q.FailRequestAs(id, ModelErrorContentPolicy, msg) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := submit(t, q, "/"+veo, map[string]any{"prompt": "p"})["request_id"].(string)
+			tc.fail(id, tc.msg)
+			code, res := falCall(t, q, http.MethodGet, "/fal-ai/veo3/requests/"+id, nil)
+			detail, _ := res["detail"].([]any)
+			if code != http.StatusUnprocessableEntity || len(detail) != 1 {
+				t.Fatalf("result = %d %v, want 422 with one error", code, res)
+			}
+			e := detail[0].(map[string]any)
+			if e["type"] != tc.wantType || e["msg"] != tc.msg || !strings.HasSuffix(e["url"].(string), "#"+tc.wantType) {
+				t.Errorf("error = %v, want type %s and msg %q", e, tc.wantType, tc.msg)
+			}
+			if j, _ := q.Job(id); j.ErrorType != tc.wantType {
+				t.Errorf("job error type = %q", j.ErrorType)
+			}
+		})
+	}
+}
+
+func TestVideoQueueNamespacedApp(t *testing.T) {
+	q := NewVideoQueue(t)
+	sub := submit(t, q, "/workflows/acme/clip/render", map[string]any{"prompt": "p"})
+	id := sub["request_id"].(string)
+	base := q.URL() + "/workflows/acme/clip/requests/" + id
+	if sub["status_url"] != base+"/status" {
+		t.Fatalf("status_url = %v, want %s/status (namespace, owner and app kept)", sub["status_url"], base)
+	}
+	if code, body := falCall(t, q, http.MethodGet, base+"/status", nil); code != http.StatusAccepted || body["status"] != StatusInQueue {
+		t.Errorf("status = %d %v", code, body)
+	}
+}
+
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
