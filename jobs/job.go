@@ -68,7 +68,7 @@ type Job struct {
 	TenantID string `json:"-"`
 	// Usage is the credits the handler reported using once the job is
 	// final (a child's is charged to its parent); 0 before.
-	Usage int64 `json:"-"`
+	Usage    int64 `json:"-"`
 	admitted bool
 	timeout  time.Duration
 	// traceParent is the W3C trace context of the request that submitted

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kilnhq/kiln/internal/pg"
@@ -51,7 +52,11 @@ func (s *Service) park(ctx context.Context, j Job, a *awaiting) error {
 		return fmt.Errorf("park job %s: %w", j.ID, err)
 	}
 	if !parked {
-		return s.complete(completion{j: j, status: StatusCanceled})
+		if err := s.complete(completion{j: j, status: StatusCanceled}); err != nil {
+			return err
+		}
+		s.cancelOutside(ctx, j)
+		return nil
 	}
 	s.announce(ctx, j.ID)
 	return nil
@@ -59,33 +64,50 @@ func (s *Service) park(ctx context.Context, j Job, a *awaiting) error {
 
 // Wake runs a parked job again now (a provider called back, say). A job
 // whose handler is running is woken as soon as it parks; a job that is not
-// running is left. It reports whether it woke a parked job.
+// running is left. One statement decides, so a wake racing a park is never
+// lost. It reports whether it woke a parked job.
 func (s *Service) Wake(ctx context.Context, jobID string) (bool, error) {
-	woken, err := s.wakeParked(ctx, jobID)
-	if err != nil || woken {
-		return woken, err
+	rows, err := s.db.Query(ctx, `UPDATE jobs SET wake_pending = parked_until IS NULL,
+			resumed = resumed OR parked_until IS NOT NULL,
+			admitted_at = CASE WHEN parked_until IS NOT NULL THEN now() ELSE admitted_at END,
+			parked_until = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'running' RETURNING `+jobCols+`, NOT wake_pending`, jobID)
+	if err != nil {
+		return false, fmt.Errorf("wake job %s: %w", jobID, err)
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE jobs SET wake_pending = true WHERE id = $1 AND status = 'running' AND parked_until IS NULL`, jobID); err != nil {
-		return false, fmt.Errorf("mark job %s to wake: %w", jobID, err)
+	woken := false
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) {
+		j, err := s.scanJob(extraColumn{row: r, dest: &woken})
+		return j, err
+	})
+	if err != nil {
+		return false, fmt.Errorf("wake job %s: %w", jobID, err)
 	}
-	return false, nil
+	for _, j := range jobs {
+		if woken {
+			s.resume(ctx, j)
+		}
+	}
+	return woken, nil
 }
 
-// wakeParked enqueues a parked job again.
-func (s *Service) wakeParked(ctx context.Context, jobID string) (bool, error) {
-	rows, err := s.db.Query(ctx, `UPDATE jobs SET parked_until = NULL, resumed = true, admitted_at = now(), updated_at = now()
-		WHERE id = $1 AND status = 'running' AND parked_until IS NOT NULL RETURNING `+jobCols, jobID)
-	if err != nil {
-		return false, fmt.Errorf("wake job %s: %w", jobID, err)
+// resume enqueues a woken job. Its previous task may not be acknowledged
+// yet (the handler has only just parked), so a refused task id is tried
+// again for a few seconds; the relay's sweep is the backstop.
+func (s *Service) resume(ctx context.Context, j Job) {
+	if err := s.enqueueTask(ctx, j); !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return
 	}
-	woken, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return s.scanJob(r) })
-	if err != nil {
-		return false, fmt.Errorf("wake job %s: %w", jobID, err)
-	}
-	for _, j := range woken {
-		s.enqueue(ctx, j)
-	}
-	return len(woken) > 0, nil
+	go func() {
+		ctx := context.WithoutCancel(ctx)
+		for range 40 {
+			time.Sleep(50 * time.Millisecond)
+			if err := s.enqueueTask(ctx, j); !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return
+			}
+		}
+		s.log.WarnContext(ctx, "resumed job's task id still taken; the relay will enqueue it", "job_id", j.ID)
+	}()
 }
 
 // wakeDue runs again the parked jobs whose wait has passed (a relay step).
@@ -102,7 +124,7 @@ func (s *Service) wakeDue(ctx context.Context) error {
 		return fmt.Errorf("wake parked jobs: %w", err)
 	}
 	for _, j := range due {
-		s.enqueue(ctx, j)
+		s.resume(ctx, j)
 	}
 	return nil
 }
@@ -146,10 +168,17 @@ func (s *Service) cancelParked(ctx context.Context, tenantID, jobID string) (boo
 	if _, err := s.cancelNow(ctx, tenantID, jobID); err != nil {
 		return true, err
 	}
-	if k, ok := s.kinds.Get(j.Kind); ok && k.OnCancel != nil {
-		if err := k.OnCancel(context.WithoutCancel(ctx), j); err != nil {
-			s.log.WarnContext(ctx, "cancel outside work of a canceled job", "job_id", jobID, "kind", j.Kind, "err", err)
-		}
-	}
+	s.cancelOutside(ctx, j)
 	return true, nil
+}
+
+// cancelOutside lets a canceled job's kind cancel its work outside Kiln.
+func (s *Service) cancelOutside(ctx context.Context, j Job) {
+	k, ok := s.kinds.Get(j.Kind)
+	if !ok || k.OnCancel == nil {
+		return
+	}
+	if err := k.OnCancel(context.WithoutCancel(ctx), j); err != nil {
+		s.log.WarnContext(ctx, "cancel outside work of a canceled job", "job_id", j.ID, "kind", j.Kind, "err", err)
+	}
 }

@@ -320,3 +320,32 @@ func charged(j jobs.Job) int64 {
 	}
 	return *j.Credits.Charged
 }
+
+func TestWakeWhileTheHandlerRunsIsNotLost(t *testing.T) {
+	runs := &runCounter{}
+	started, release := make(chan string, 1), make(chan struct{})
+	k := jobs.Kind{Name: "test.slowparker", Validate: validAny,
+		Handler: func(ctx context.Context, run *jobs.Run) (any, error) {
+			if runs.next(run.Job.ID) == 1 {
+				started <- run.Job.ID
+				<-release
+				return nil, jobs.Await(time.Hour) // the wake came first: this park must be short
+			}
+			return map[string]bool{"resumed": true}, nil
+		}}
+	h := setup(t, options{kinds: []jobs.Kind{k}})
+	h.startWorker(2)
+	tenant := h.tenant("Racer")
+	j := submit(t, h, tenant, "test.slowparker", map[string]any{})
+	<-started
+	woke, err := h.svc.Wake(context.Background(), j.ID)
+	testkit.Must(t, "wake a running job", err)
+	if woke {
+		t.Fatal("Wake reported a running, unparked job woken")
+	}
+	close(release)
+	done := waitFor(t, h, tenant, j.ID, 15*time.Second, "final", func(j jobs.Job) bool { return j.Status.Final() })
+	if done.Status != jobs.StatusSucceeded || done.Attempt != 1 {
+		t.Fatalf("status %s attempt %d, want succeeded in attempt 1 soon after the early wake", done.Status, done.Attempt)
+	}
+}

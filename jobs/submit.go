@@ -162,10 +162,19 @@ func nonNil(s []string) []string {
 // a second enqueue of the same job is refused. Failure is logged, not
 // returned: the relay enqueues what is missing.
 func (s *Service) enqueue(ctx context.Context, j Job) {
+	err := s.enqueueTask(ctx, j)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		s.log.WarnContext(ctx, "enqueue failed; the relay will retry", "job_id", j.ID, "err", err)
+	}
+}
+
+// enqueueTask hands a job's task to Asynq; ErrTaskIDConflict means Asynq
+// still holds a task of the job.
+func (s *Service) enqueueTask(ctx context.Context, j Job) error {
 	k, ok := s.kinds.Get(j.Kind)
 	if !ok {
 		s.log.ErrorContext(ctx, "enqueue: kind is not registered here", "job_id", j.ID, "kind", j.Kind)
-		return
+		return nil
 	}
 	var headers map[string]string
 	if j.traceParent != "" {
@@ -176,7 +185,5 @@ func (s *Service) enqueue(ctx context.Context, j Job) {
 		asynq.TaskID(j.ID), asynq.Queue(s.Queue(j.Priority)),
 		asynq.MaxRetry(k.MaxAttempts+2), // Postgres decides; Asynq's count is a backstop
 		asynq.Timeout(k.Timeout+time.Minute))
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		s.log.WarnContext(ctx, "enqueue failed; the relay will retry", "job_id", j.ID, "err", err)
-	}
+	return err
 }
