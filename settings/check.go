@@ -103,7 +103,7 @@ func (o IntegrationInput) over(in Integration) Integration {
 		in.APIKey = *o.APIKey
 	}
 	if o.BaseURL != nil && *o.BaseURL != "" {
-		in.BaseURL = *o.BaseURL
+		in.BaseURL, in.TenantURL = *o.BaseURL, true
 	}
 	if o.Azure != nil {
 		in.Azure = *o.Azure

@@ -100,7 +100,7 @@ func (s *Service) Integration(ctx context.Context, tenantID, provider string) (I
 		in.APIKey, in.Source = key, "tenant"
 	}
 	if st.baseURL != "" {
-		in.BaseURL, in.Azure, in.APIVersion = st.baseURL, st.azure, st.apiVersion
+		in.BaseURL, in.Azure, in.APIVersion, in.TenantURL = st.baseURL, st.azure, st.apiVersion, true
 	}
 	maps.Copy(in.Models, st.models)
 	return in, nil

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+
+	"github.com/kilnhq/kiln/internal/problem"
 )
 
 // sealer encrypts API keys with AES-256-GCM. Each sealed value is a random
@@ -54,6 +56,31 @@ func (s *sealer) open(sealed []byte, tenantID, provider string) (string, error) 
 	}
 	return string(plain), nil
 }
+
+// Seal encrypts a secret of the tenant for scope (a name that binds it, such
+// as "kb:" and a knowledge base id), for packages that keep their own
+// secrets; it needs KILN_ENCRYPTION_KEY.
+func (s *Service) Seal(tenantID, scope, secret string) ([]byte, error) {
+	if s.sealer == nil {
+		return nil, ErrEncryptionNotConfigured
+	}
+	return s.sealer.seal(secret, tenantID, scope)
+}
+
+// Open decrypts what Seal sealed for the same tenant and scope.
+func (s *Service) Open(tenantID, scope string, sealed []byte) (string, error) {
+	if s.sealer == nil {
+		return "", ErrEncryptionNotConfigured
+	}
+	key, err := s.sealer.open(sealed, tenantID, scope)
+	if err != nil {
+		return "", problem.New(problem.Unavailable, "secret_unreadable", err.Error())
+	}
+	return key, nil
+}
+
+// Hint is what may be shown of a secret: "…" and its last four characters.
+func Hint(secret string) string { return hint(secret) }
 
 func aad(tenantID, provider string) []byte {
 	return []byte("kiln-integration\x00" + tenantID + "\x00" + provider)

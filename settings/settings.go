@@ -73,6 +73,9 @@ type Integration struct {
 	// Source says where the key came from: "tenant", "deployment" or
 	// "none".
 	Source string `json:"source"`
+	// TenantURL reports that BaseURL is the tenant's own, so requests to it
+	// must go through the egress guard.
+	TenantURL bool `json:"-"`
 }
 
 // Configured reports whether the integration has a key.
@@ -102,7 +105,8 @@ type Config struct {
 	// Prompts are the platform default system prompts, one per type.
 	Prompts []PromptDefault
 	// HTTPClient sends provider requests to tenant-given base URLs (Kiln's
-	// egress client); nil uses a plain client.
+	// egress client); nil uses a plain client. The deployment's own base
+	// URLs (an Ollama on localhost, say) are called with a plain client.
 	HTTPClient *http.Client
 	// Limiter returns the concurrency limiter shared by every worker for
 	// one provider base URL; nil does not limit.
@@ -130,12 +134,13 @@ type Service struct {
 	cfg     Config
 	prompts map[string]PromptDefault
 	sealer  *sealer
+	plain   *http.Client
 }
 
 // New builds the Service; it checks the key's length and the prompt
 // templates.
 func New(db *pgxpool.Pool, log *slog.Logger, cfg Config) (*Service, error) {
-	s := &Service{db: db, log: log, cfg: cfg, prompts: map[string]PromptDefault{}}
+	s := &Service{db: db, log: log, cfg: cfg, prompts: map[string]PromptDefault{}, plain: &http.Client{}}
 	if cfg.EncryptionKey != nil {
 		sl, err := newSealer(cfg.EncryptionKey)
 		if err != nil {
@@ -202,7 +207,7 @@ func (s *Service) providerFor(in Integration) (*ai.Provider, error) {
 	cfg := ai.ProviderConfig{BaseURL: in.BaseURL, APIKey: in.APIKey, Azure: in.Azure, APIVersion: in.APIVersion,
 		Models: ai.Models{Chat: in.Model(ai.CapChat), Vision: in.Model(ai.CapVision),
 			Image: in.Model(ai.CapImage), Speech: in.Model(ai.CapSpeech)},
-		HTTPClient: s.cfg.HTTPClient, Log: s.log}
+		HTTPClient: s.HTTPClientFor(in), Log: s.log}
 	if s.cfg.Limiter != nil {
 		cfg.Limiter = s.cfg.Limiter(in.BaseURL)
 	}
@@ -211,6 +216,15 @@ func (s *Service) providerFor(in Integration) (*ai.Provider, error) {
 		return nil, fmt.Errorf("build the %s provider: %w", in.Provider, err)
 	}
 	return p, nil
+}
+
+// HTTPClientFor returns the client requests to in's base URL go through: the
+// egress client for a tenant's URL, a plain one for the deployment's.
+func (s *Service) HTTPClientFor(in Integration) *http.Client {
+	if in.TenantURL {
+		return s.cfg.HTTPClient
+	}
+	return s.plain
 }
 
 // checkProvider returns ErrUnknownProvider for a provider not served.
