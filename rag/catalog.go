@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type EmbeddingSettings struct {
 	Provider   string `json:"embedding_provider"`
 	Model      string `json:"embedding_model"`
 	Dimensions int    `json:"embedding_dimensions"`
+	// BaseURL is the knowledge base's own OpenAI-compatible endpoint; ""
+	// uses the tenant's integration or the deployment's.
+	BaseURL string `json:"embedding_base_url"`
 }
 
 // DefaultEmbedding is what new knowledge bases use unless told otherwise:
@@ -58,7 +62,30 @@ type Catalog struct {
 	db       *pgxpool.Pool
 	log      *slog.Logger
 	defaults EmbeddingSettings
+	secrets  Secrets
 }
+
+// Secrets seal and open the API keys knowledge bases keep (the settings
+// service, with KILN_ENCRYPTION_KEY).
+type Secrets interface {
+	Seal(tenantID, scope, secret string) ([]byte, error)
+	Open(tenantID, scope string, sealed []byte) (string, error)
+}
+
+// WithSecrets lets the catalog store knowledge bases' own API keys; without
+// it, setting one is refused.
+func (c *Catalog) WithSecrets(s Secrets) *Catalog {
+	c.secrets = s
+	return c
+}
+
+// ErrSecretsUnavailable refuses a knowledge base API key when nothing can
+// encrypt it.
+var ErrSecretsUnavailable = problem.New(problem.Unavailable, "encryption_not_configured",
+	"this installation cannot store API keys: the operator must set KILN_ENCRYPTION_KEY")
+
+// keyScope binds a knowledge base's sealed key to it.
+func keyScope(kbID string) string { return "kb:" + kbID }
 
 // NewCatalog returns a catalog over the main database; defaults fill the
 // embedding settings of knowledge bases created without them.
@@ -82,6 +109,11 @@ type KnowledgeBase struct {
 	DocumentCount int             `json:"document_count"`
 	CreatedAt     time.Time       `json:"created_at"`
 	UpdatedAt     time.Time       `json:"updated_at"`
+	// APIKeyHint shows which API key of its own the knowledge base has
+	// ("…" and the last four characters), or "" for none.
+	APIKeyHint string `json:"embedding_api_key"`
+
+	sealedKey []byte
 }
 
 // ChunkOptions are the knowledge base's chunk settings.
@@ -106,6 +138,10 @@ type KnowledgeBaseInput struct {
 	Separators  *[]string        `json:"separators"`
 	Language    *string          `json:"language"`
 	Metadata    *json.RawMessage `json:"metadata"`
+	BaseURL     *string          `json:"embedding_base_url"`
+	// APIKey is the knowledge base's own key for BaseURL (or the usual
+	// endpoint); "" removes it. It is stored encrypted and never shown.
+	APIKey *string `json:"embedding_api_key"`
 }
 
 // merged applies in over kb, for validation of the result.
@@ -120,6 +156,9 @@ func (in KnowledgeBaseInput) merged(kb KnowledgeBase) KnowledgeBase {
 	set(&kb.Separators, in.Separators)
 	set(&kb.Language, in.Language)
 	set(&kb.Metadata, in.Metadata)
+	if in.BaseURL != nil {
+		kb.BaseURL = strings.TrimRight(strings.TrimSpace(*in.BaseURL), "/")
+	}
 	return kb
 }
 
@@ -130,8 +169,12 @@ func set[T any](dst *T, v *T) {
 }
 
 // check validates a knowledge base as it would be stored.
-func (kb KnowledgeBase) check() error {
+func (kb KnowledgeBase) check(apiKey *string) error {
 	var f problem.FieldErrors
+	if apiKey != nil && strings.TrimSpace(*apiKey) != "" {
+		f.Check(kb.Provider != ProviderOpenAI, "embedding_api_key", "is only for the openai provider")
+		f.Check(len(*apiKey) > 512, "embedding_api_key", "must be at most 512 characters")
+	}
 	f.Check(strings.TrimSpace(kb.Name) == "" || len(kb.Name) > 200, "name", "must be 1 to 200 characters")
 	f.Check(len(kb.Description) > 2000, "description", "must be at most 2000 characters")
 	checkEmbedding(&f, kb.EmbeddingSettings)
@@ -151,11 +194,17 @@ func (kb KnowledgeBase) check() error {
 func checkEmbedding(f *problem.FieldErrors, e EmbeddingSettings) {
 	switch e.Provider {
 	case ProviderHash:
+		f.Check(e.BaseURL != "", "embedding_base_url", "must be empty for the hash provider, which runs locally")
 		f.Check(e.Model != ai.HashModel, "embedding_model", "must be "+ai.HashModel+" for the hash provider")
 		f.Check(e.Dimensions < 16 || e.Dimensions > 4096, "embedding_dimensions", "must be between 16 and 4096 for the hash provider")
 	case ProviderOpenAI:
 		f.Check(strings.TrimSpace(e.Model) == "" || len(e.Model) > 200, "embedding_model", "is required")
 		f.Check(e.Dimensions < 1 || e.Dimensions > MaxDimensions, "embedding_dimensions", fmt.Sprintf("must be between 1 and %d", MaxDimensions))
+		if e.BaseURL != "" {
+			u, err := url.Parse(e.BaseURL)
+			f.Check(err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(e.BaseURL) > 2048,
+				"embedding_base_url", "must be an http or https URL of an OpenAI-compatible API, such as https://api.openai.com/v1")
+		}
 	default:
 		f.Add("embedding_provider", "must be hash or openai")
 	}
@@ -195,26 +244,32 @@ func (c *Catalog) embeddingInput(in KnowledgeBaseInput) KnowledgeBaseInput {
 const kbCols = `id, name, description, embedding_provider, embedding_model, embedding_dimensions, max_tokens, overlap,
 	separators, language, metadata,
 	(SELECT count(*) FROM kb_documents d WHERE d.tenant_id = knowledge_bases.tenant_id AND d.knowledge_base_id = knowledge_bases.id),
-	created_at, updated_at`
+	created_at, updated_at, embedding_base_url, embedding_api_key_sealed, embedding_api_key_hint`
 
 func scanKB(row pgx.Row) (KnowledgeBase, error) {
 	var kb KnowledgeBase
 	err := row.Scan(&kb.ID, &kb.Name, &kb.Description, &kb.Provider, &kb.Model, &kb.Dimensions, &kb.MaxTokens, &kb.Overlap,
-		&kb.Separators, &kb.Language, &kb.Metadata, &kb.DocumentCount, &kb.CreatedAt, &kb.UpdatedAt)
+		&kb.Separators, &kb.Language, &kb.Metadata, &kb.DocumentCount, &kb.CreatedAt, &kb.UpdatedAt,
+		&kb.BaseURL, &kb.sealedKey, &kb.APIKeyHint)
 	return kb, err
 }
 
 // CreateKnowledgeBase creates a knowledge base in tenantID.
 func (c *Catalog) CreateKnowledgeBase(ctx context.Context, tenantID string, in KnowledgeBaseInput) (KnowledgeBase, error) {
 	kb := c.embeddingInput(in).merged(c.newKnowledgeBase())
-	if err := kb.check(); err != nil {
+	kb.ID = ids.New("kb")
+	if err := kb.check(in.APIKey); err != nil {
+		return KnowledgeBase{}, err
+	}
+	if err := c.sealKey(tenantID, &kb, in.APIKey); err != nil {
 		return KnowledgeBase{}, err
 	}
 	return c.kbRow(ctx, `INSERT INTO knowledge_bases (id, tenant_id, name, description, embedding_provider, embedding_model,
-			embedding_dimensions, max_tokens, overlap, separators, language, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) RETURNING `+kbCols,
-		ids.New("kb"), tenantID, kb.Name, kb.Description, kb.Provider, kb.Model, kb.Dimensions, kb.MaxTokens, kb.Overlap,
-		kb.Separators, kb.Language, string(kb.Metadata))
+			embedding_dimensions, max_tokens, overlap, separators, language, metadata,
+			embedding_base_url, embedding_api_key_sealed, embedding_api_key_hint)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15) RETURNING `+kbCols,
+		kb.ID, tenantID, kb.Name, kb.Description, kb.Provider, kb.Model, kb.Dimensions, kb.MaxTokens, kb.Overlap,
+		kb.Separators, kb.Language, string(kb.Metadata), kb.BaseURL, kb.sealedKey, kb.APIKeyHint)
 }
 
 // GetKnowledgeBase returns the tenant's knowledge base.
@@ -247,15 +302,18 @@ func (c *Catalog) UpdateKnowledgeBase(ctx context.Context, tenantID, id string, 
 		return KnowledgeBase{}, false, err
 	}
 	kb = c.embeddingInput(in).merged(old)
-	if err := kb.check(); err != nil {
+	if err := kb.check(in.APIKey); err != nil {
+		return KnowledgeBase{}, false, err
+	}
+	if err := c.sealKey(tenantID, &kb, in.APIKey); err != nil {
 		return KnowledgeBase{}, false, err
 	}
 	kb, err = c.kbRow(ctx, `UPDATE knowledge_bases SET name = $3, description = $4, embedding_provider = $5, embedding_model = $6,
 			embedding_dimensions = $7, max_tokens = $8, overlap = $9, separators = $10, language = $11, metadata = $12::jsonb,
-			updated_at = now()
+			embedding_base_url = $13, embedding_api_key_sealed = $14, embedding_api_key_hint = $15, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+kbCols,
 		tenantID, id, kb.Name, kb.Description, kb.Provider, kb.Model, kb.Dimensions, kb.MaxTokens, kb.Overlap,
-		kb.Separators, kb.Language, string(kb.Metadata))
+		kb.Separators, kb.Language, string(kb.Metadata), kb.BaseURL, kb.sealedKey, kb.APIKeyHint)
 	if err != nil {
 		return KnowledgeBase{}, false, err
 	}
@@ -298,4 +356,48 @@ func (c *Catalog) kbRow(ctx context.Context, sql string, args ...any) (Knowledge
 		return KnowledgeBase{}, fmt.Errorf("knowledge base: %w", err)
 	}
 	return kb, nil
+}
+
+// sealKey applies a new API key to kb: "" removes it; another is sealed
+// for the knowledge base. The hash provider keeps no key.
+func (c *Catalog) sealKey(tenantID string, kb *KnowledgeBase, key *string) error {
+	if kb.Provider == ProviderHash {
+		kb.sealedKey, kb.APIKeyHint = nil, ""
+	}
+	if key == nil {
+		return nil
+	}
+	secret := strings.TrimSpace(*key)
+	if secret == "" {
+		kb.sealedKey, kb.APIKeyHint = nil, ""
+		return nil
+	}
+	if c.secrets == nil {
+		return ErrSecretsUnavailable
+	}
+	sealed, err := c.secrets.Seal(tenantID, keyScope(kb.ID), secret)
+	if err != nil {
+		return err
+	}
+	kb.sealedKey, kb.APIKeyHint = sealed, maskKey(secret)
+	return nil
+}
+
+// maskKey is what is shown of a key: "…" and its last four characters.
+func maskKey(key string) string {
+	if len(key) <= 8 {
+		return "…"
+	}
+	return "…" + key[len(key)-4:]
+}
+
+// APIKey opens the knowledge base's own API key; "" when it has none.
+func (c *Catalog) APIKey(tenantID string, kb KnowledgeBase) (string, error) {
+	if kb.sealedKey == nil {
+		return "", nil
+	}
+	if c.secrets == nil {
+		return "", ErrSecretsUnavailable
+	}
+	return c.secrets.Open(tenantID, keyScope(kb.ID), kb.sealedKey)
 }

@@ -2,71 +2,145 @@ package rag
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/internal/problem"
+	"github.com/kilnhq/kiln/settings"
 )
 
 // Embedders gives each knowledge base its embedder.
 type Embedders interface {
-	For(e EmbeddingSettings) (ai.Embedder, error)
+	// For returns the embedder of settings e for the tenant; apiKey is the
+	// knowledge base's own key, or "".
+	For(ctx context.Context, tenantID string, e EmbeddingSettings, apiKey string) (ai.Embedder, error)
 }
 
-// EmbedderSet makes hash embedders and OpenAI-compatible ones over one
-// deployment-wide configuration (base URL, API key, HTTP client), with the
-// model and size of each knowledge base. It keeps one embedder per model
-// and size. It is safe for concurrent use.
+// Endpoint is an OpenAI-compatible API root and its key.
+type Endpoint struct {
+	BaseURL, APIKey string
+	// Tenant reports that BaseURL is the tenant's own (called through the
+	// egress guard).
+	Tenant bool
+}
+
+// TenantEndpoint returns the endpoint a tenant's openai embeddings use: its
+// integration settings over the deployment's.
+type TenantEndpoint func(ctx context.Context, tenantID string) (Endpoint, error)
+
+// EmbedderSet makes hash embedders and OpenAI-compatible ones. The
+// endpoint of an openai knowledge base is, field by field, its own base URL
+// and key, else its tenant's integration, else the deployment's
+// configuration. It keeps one embedder per model, size and endpoint. It is
+// safe for concurrent use.
 type EmbedderSet struct {
 	openai ai.OpenAIConfig
-	mu     sync.Mutex
-	cache  map[EmbeddingSettings]ai.Embedder
+	tenant TenantEndpoint
+	// guarded sends requests to tenant-given URLs (the egress client).
+	guarded *http.Client
+	mu      sync.Mutex
+	cache   map[embedderKey]ai.Embedder
 }
 
-// NewEmbedderSet returns an EmbedderSet. openai.APIKey empty means the
-// openai provider is not configured; its Model and Dimensions are ignored.
-// Share the chunker's tokenizer through openai.Tokenizer.
+type embedderKey struct {
+	settings EmbeddingSettings
+	endpoint string
+	key      [sha256.Size]byte
+}
+
+// NewEmbedderSet returns an EmbedderSet over the deployment's openai
+// configuration (APIKey empty: none). Its Model and Dimensions are
+// ignored. Share the chunker's tokenizer through openai.Tokenizer.
 func NewEmbedderSet(openai ai.OpenAIConfig) *EmbedderSet {
-	return &EmbedderSet{openai: openai, cache: map[EmbeddingSettings]ai.Embedder{}}
+	return &EmbedderSet{openai: openai, cache: map[embedderKey]ai.Embedder{}}
+}
+
+// WithTenants makes the set use each tenant's integration settings, and
+// guarded (the egress client) for base URLs tenants and knowledge bases
+// give.
+func (s *EmbedderSet) WithTenants(tenant TenantEndpoint, guarded *http.Client) *EmbedderSet {
+	s.tenant, s.guarded = tenant, guarded
+	return s
 }
 
 // ErrProviderNotConfigured is returned for a knowledge base whose embedding
-// provider the deployment has no credentials for.
+// provider has no key.
 var ErrProviderNotConfigured = problem.New(problem.Unavailable, "provider_not_configured",
-	"the knowledge base uses the openai embedding provider, which is not configured: the operator must set OPENAI_API_KEY, or the knowledge base must use the hash provider")
+	"the knowledge base uses the openai embedding provider, which has no API key: set KILN_OPENAI_API_KEY, the tenant's PUT /api/v1/settings/integrations/openai, or the knowledge base's embedding_api_key; or use the hash provider")
 
 // For returns the embedder for e.
-func (s *EmbedderSet) For(e EmbeddingSettings) (ai.Embedder, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if emb, ok := s.cache[e]; ok {
-		return emb, nil
+func (s *EmbedderSet) For(ctx context.Context, tenantID string, e EmbeddingSettings, apiKey string) (ai.Embedder, error) {
+	if e.Provider == ProviderHash {
+		return s.cached(embedderKey{settings: e}, func() (ai.Embedder, error) { return ai.NewHash(e.Dimensions), nil })
 	}
-	var emb ai.Embedder
-	switch e.Provider {
-	case ProviderHash:
-		emb = ai.NewHash(e.Dimensions)
-	case ProviderOpenAI:
-		if s.openai.APIKey == "" {
-			return nil, ErrProviderNotConfigured
-		}
-		cfg := s.openai
-		cfg.Model, cfg.Dimensions = e.Model, e.Dimensions
-		o, err := ai.NewOpenAI(cfg)
-		if err != nil {
-			return nil, err
-		}
-		emb = o
-	default:
+	if e.Provider != ProviderOpenAI {
 		return nil, fmt.Errorf("unknown embedding provider %q", e.Provider)
 	}
-	s.cache[e] = emb
+	ep, err := s.endpoint(ctx, tenantID, e, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	key := embedderKey{settings: e, endpoint: ep.BaseURL, key: sha256.Sum256([]byte(ep.APIKey))}
+	return s.cached(key, func() (ai.Embedder, error) {
+		cfg := s.openai
+		cfg.Model, cfg.Dimensions, cfg.BaseURL, cfg.APIKey = e.Model, e.Dimensions, ep.BaseURL, ep.APIKey
+		if ep.Tenant && s.guarded != nil {
+			cfg.HTTPClient = s.guarded
+		}
+		return ai.NewOpenAI(cfg)
+	})
+}
+
+// endpoint resolves the base URL and key of an openai knowledge base.
+func (s *EmbedderSet) endpoint(ctx context.Context, tenantID string, e EmbeddingSettings, apiKey string) (Endpoint, error) {
+	ep := Endpoint{BaseURL: s.openai.BaseURL, APIKey: s.openai.APIKey}
+	if s.tenant != nil {
+		var err error
+		if ep, err = s.tenant(ctx, tenantID); err != nil {
+			return Endpoint{}, fmt.Errorf("read the tenant's openai settings: %w", err)
+		}
+	}
+	if e.BaseURL != "" {
+		ep.BaseURL, ep.Tenant = e.BaseURL, true
+	}
+	if apiKey != "" {
+		ep.APIKey = apiKey
+	}
+	if ep.APIKey == "" {
+		return Endpoint{}, ErrProviderNotConfigured
+	}
+	return ep, nil
+}
+
+// cached returns the embedder under key, making it once.
+func (s *EmbedderSet) cached(key embedderKey, make func() (ai.Embedder, error)) (ai.Embedder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if emb, ok := s.cache[key]; ok {
+		return emb, nil
+	}
+	emb, err := make()
+	if err != nil {
+		return nil, err
+	}
+	s.cache[key] = emb
 	return emb, nil
+}
+
+// embedder returns a knowledge base's embedder, with its own key opened.
+func (s *Service) embedder(ctx context.Context, tenantID string, kb KnowledgeBase) (ai.Embedder, error) {
+	key, err := s.Catalog.APIKey(tenantID, kb)
+	if err != nil {
+		return nil, err
+	}
+	return s.embedders.For(ctx, tenantID, kb.EmbeddingSettings, key)
 }
 
 // Service runs what spans the catalog and the vector store: indexing,
@@ -174,7 +248,7 @@ func (s *Service) index(ctx context.Context, tenantID string, kb KnowledgeBase, 
 	for _, c := range chunks {
 		res.Tokens += c.Tokens
 	}
-	emb, err := s.embedders.For(kb.EmbeddingSettings)
+	emb, err := s.embedder(ctx, tenantID, kb)
 	if err != nil {
 		return res, err
 	}
@@ -332,6 +406,9 @@ func (s *Service) SearchAgent(ctx context.Context, tenantID, agentID string, req
 type searchGroup struct {
 	groupKey
 	kbIDs []string
+	// first is the group's first knowledge base, whose endpoint embeds
+	// the query.
+	first KnowledgeBase
 }
 
 type groupKey struct {
@@ -350,7 +427,7 @@ func (s *Service) search(ctx context.Context, tenantID string, kbs []KnowledgeBa
 	for _, g := range groups(kbs) {
 		q := Query{TenantID: tenantID, KnowledgeBaseIDs: g.kbIDs, Text: req.Query, Mode: req.Mode, TopK: req.TopK,
 			ScoreThreshold: req.ScoreThreshold, Filters: req.Filters, TextSearchConfig: g.tsConfig}
-		if err := s.queryVector(ctx, &q, g.embedding, vectors, &resp.Usage); err != nil {
+		if err := s.queryVector(ctx, &q, g.first, vectors, &resp.Usage); err != nil {
 			return resp, err
 		}
 		res, err := s.Store.Search(ctx, q)
@@ -366,7 +443,8 @@ func (s *Service) search(ctx context.Context, tenantID string, kbs []KnowledgeBa
 
 // queryVector embeds the query for q when its mode needs it, once per
 // embedder.
-func (s *Service) queryVector(ctx context.Context, q *Query, e EmbeddingSettings, cache map[EmbeddingSettings][]float32, usage *ai.Usage) error {
+func (s *Service) queryVector(ctx context.Context, q *Query, kb KnowledgeBase, cache map[EmbeddingSettings][]float32, usage *ai.Usage) error {
+	e := kb.EmbeddingSettings
 	if mode, _ := ParseMode(string(q.Mode)); mode == ModeKeyword || strings.TrimSpace(q.Text) == "" {
 		return nil
 	}
@@ -374,7 +452,7 @@ func (s *Service) queryVector(ctx context.Context, q *Query, e EmbeddingSettings
 		q.Vector = v
 		return nil
 	}
-	emb, err := s.embedders.For(e)
+	emb, err := s.embedder(ctx, q.TenantID, kb)
 	if err != nil {
 		return err
 	}
@@ -396,7 +474,7 @@ func groups(kbs []KnowledgeBase) []searchGroup {
 		if !ok {
 			i = len(out)
 			index[key] = i
-			out = append(out, searchGroup{groupKey: key})
+			out = append(out, searchGroup{groupKey: key, first: kb})
 		}
 		out[i].kbIDs = append(out[i].kbIDs, kb.ID)
 	}
@@ -408,4 +486,13 @@ func topK(k int) int {
 		return DefaultTopK
 	}
 	return k
+}
+
+// SettingsEndpoint is the TenantEndpoint of the settings service: the
+// tenant's openai integration over the deployment's.
+func SettingsEndpoint(st *settings.Service) TenantEndpoint {
+	return func(ctx context.Context, tenantID string) (Endpoint, error) {
+		in, err := st.Integration(ctx, tenantID, settings.OpenAI)
+		return Endpoint{BaseURL: in.BaseURL, APIKey: in.APIKey, Tenant: in.TenantURL}, err
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/internal/ids"
@@ -104,7 +105,8 @@ func TestKnowledgeBaseCRUD(t *testing.T) {
 	testkit.Must(t, "create", err)
 	want := rag.KnowledgeBase{ID: kb.ID, Name: "Handbook", EmbeddingSettings: rag.EmbeddingSettings{Provider: "hash", Model: ai.HashModel, Dimensions: 384},
 		MaxTokens: 512, Overlap: 64, Separators: []string{}, Language: "en", Metadata: json.RawMessage(`{}`)}
-	if diff := cmp.Diff(want, kb, cmp.FilterPath(func(p cmp.Path) bool { return strings.HasSuffix(p.String(), "At") }, cmp.Ignore())); diff != "" {
+	if diff := cmp.Diff(want, kb, cmpopts.IgnoreUnexported(rag.KnowledgeBase{}),
+		cmp.FilterPath(func(p cmp.Path) bool { return strings.HasSuffix(p.String(), "At") }, cmp.Ignore())); diff != "" {
 		t.Fatalf("created (-want +got):\n%s", diff)
 	}
 	tests := []struct {
