@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/content/transform"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
@@ -30,6 +31,7 @@ func Sources() []pg.Source {
 		ratelimit.Migrations(),
 		rag.Migrations(),
 		settings.Migrations(),
+		transform.Migrations(),
 	}
 }
 
