@@ -10,6 +10,7 @@ import (
 
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/transform"
+	"github.com/kilnhq/kiln/content/translate"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
@@ -32,6 +33,7 @@ func Sources() []pg.Source {
 		rag.Migrations(),
 		settings.Migrations(),
 		transform.Migrations(),
+		translate.Migrations(),
 	}
 }
 
