@@ -11,6 +11,7 @@ import (
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/transform"
 	"github.com/kilnhq/kiln/content/translate"
+	"github.com/kilnhq/kiln/content/videogen"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
 	"github.com/kilnhq/kiln/internal/pg"
@@ -34,6 +35,7 @@ func Sources() []pg.Source {
 		settings.Migrations(),
 		transform.Migrations(),
 		translate.Migrations(),
+		videogen.Migrations(),
 	}
 }
 
