@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kilnhq/kiln/ai"
+	"github.com/kilnhq/kiln/ai/aitest"
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/ingest"
@@ -33,6 +35,7 @@ import (
 	"github.com/kilnhq/kiln/rag"
 	"github.com/kilnhq/kiln/rag/indexing"
 	"github.com/kilnhq/kiln/rag/ragtest"
+	"github.com/kilnhq/kiln/settings"
 	"github.com/kilnhq/kiln/storage"
 	"github.com/kilnhq/kiln/worker"
 )
@@ -59,10 +62,35 @@ type bundle struct {
 	ns       string
 	// mediaDir holds the stored media files.
 	mediaDir string
+	// ai is the OpenAI-wire test server the deployment's provider points
+	// at (unless the bundle was set up with noProvider); video is the
+	// fal-style queue test server.
+	ai       *aitest.Server
+	video    *aitest.VideoQueue
+	settings *settings.Service
+	contents *content.Service
+	// videoHooks says whether video jobs ask the provider for a webhook.
+	videoHooks *atomic.Bool
+}
+
+// bundleOptions change what setupWith builds.
+type bundleOptions struct {
+	// noProvider leaves the deployment without any model provider key, as
+	// a fresh `make run` is.
+	noProvider bool
+	// videoPoll is how often video jobs poll their provider (200 ms when
+	// zero); a long one leaves completion to the provider's webhook.
+	videoPoll time.Duration
 }
 
 // setup starts an API server for t; edit adjusts its configuration.
 func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
+	t.Helper()
+	return setupWith(t, bundleOptions{}, edit...)
+}
+
+// setupWith is setup with options.
+func setupWith(t *testing.T, opts bundleOptions, edit ...func(*api.Config)) *bundle {
 	t.Helper()
 	db := testkit.NewDB(t)
 	rd := testkit.NewRedis(t)
@@ -88,8 +116,12 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	kinds.Register(sleeperKind())
 	ingester := ingest.New(contents, log, ingest.Config{Egress: egress.Config{Allow: loopback.Allow, Timeout: 2 * time.Second},
 		PDF: pdftext.Limits{Timeout: 20 * time.Second}})
-	ragSvc := newRAG(t, db, log)
+	gen := newGenDeps(t, opts, db, contents, store, out, log)
+	ragSvc := newRAG(t, db, log, gen)
 	for _, k := range append(ingester.Kinds(), indexing.New(ragSvc, contents, ingester, store, log).Kinds()...) {
+		kinds.Register(k)
+	}
+	for _, k := range generationKinds(gen) {
 		kinds.Register(k)
 	}
 	engine := jobs.New(db.Pool, rd.Client, log, jobs.Config{Namespace: ns, PublicURL: "http://kiln.test",
@@ -108,17 +140,21 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 		e(&cfg)
 	}
 	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: contents,
-		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out, RAG: ragSvc, Files: store})
+		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out, RAG: ragSvc, Files: store,
+		Settings: gen.settings, Video: gen.videoGen})
+	gen.videoGen.SetEngine(engine)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
+	gen.webhookBase.Store(srv.URL)
 	return &bundle{t: t, srv: srv, server: s, db: db, redis: rd, identity: ids, jobs: engine, webhooks: hooks, ns: ns,
-		mediaDir: mediaDir}
+		mediaDir: mediaDir, ai: gen.ai, video: gen.video, settings: gen.settings, contents: contents,
+		videoHooks: gen.videoHooks}
 }
 
 // newRAG is the RAG service over the test's schema and the shared vector
 // database (PGlite, started if need be); the chunks of the test's tenants
 // are deleted when it ends.
-func newRAG(t *testing.T, db *testkit.DB, log *slog.Logger) *rag.Service {
+func newRAG(t *testing.T, db *testkit.DB, log *slog.Logger, gen genDeps) *rag.Service {
 	vstore := ragtest.Store(t, rag.StoreOptions{})
 	t.Cleanup(func() {
 		rows, err := db.Pool.Query(context.Background(), `SELECT id FROM tenants`)
@@ -134,8 +170,9 @@ func newRAG(t *testing.T, db *testkit.DB, log *slog.Logger) *rag.Service {
 	testkit.Must(t, "tokenizer", err)
 	chunker, err := rag.NewChunker(tok)
 	testkit.Must(t, "chunker", err)
-	return rag.NewService(rag.NewCatalog(db.Pool, log, rag.DefaultEmbedding(false)), vstore, chunker,
-		rag.NewEmbedderSet(ai.OpenAIConfig{}), log)
+	catalog := rag.NewCatalog(db.Pool, log, rag.DefaultEmbedding(false)).WithSecrets(gen.settings)
+	embedders := rag.NewEmbedderSet(ai.OpenAIConfig{Tokenizer: tok}).WithTenants(rag.SettingsEndpoint(gen.settings), gen.egress.HTTPClient())
+	return rag.NewService(catalog, vstore, chunker, embedders, log)
 }
 
 // generousLimits are rate limits no ordinary test reaches; the rate-limit

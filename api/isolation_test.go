@@ -31,6 +31,10 @@ func TestTenantIsolation(t *testing.T) {
 	_, err := b.db.Pool.Exec(t.Context(), `INSERT INTO webhook_deliveries (id, tenant_id, job_id, endpoint_id, url, event_type, message_id, payload, status)
 		VALUES ($1, $2, $3, $4, $5, 'job.succeeded', 'msg_isolation', '{}', 'failed')`, deliveryID, acme.ID, jobID, endpointID, hookRcv.srv.URL)
 	must(t, err)
+	b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/settings/integrations/openai", Auth: acme.Token,
+		Body: map[string]string{"api_key": "sk-acme-secret-9999"}})
+	b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/system-prompts/test.greeting", Auth: acme.Token,
+		Body: map[string]string{"template": "Acme greets {{.Name}}."}})
 	kbID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/knowledge-bases", Auth: acme.Token,
 		Body: map[string]string{"name": "Acme knowledge"}}).JSON(t)["id"].(string)
 	agentID := b.expect(http.StatusCreated, req{Method: "POST", Path: "/api/v1/agents", Auth: acme.Token,
@@ -41,6 +45,12 @@ func TestTenantIsolation(t *testing.T) {
 		VALUES ($1, $2, $3, 'Acme doc', 'text', 'Acme knows things')`, docID, acme.ID, kbID)
 	must(t, err)
 
+	// A revision of Acme's post, as a post.transform would record.
+	revID := "rev_01jisolationisolationis000"
+	_, err = b.db.Pool.Exec(t.Context(), `INSERT INTO post_revisions (id, tenant_id, site_id, post_id, kind, job_id, title, body_markdown,
+		body_html, new_body_markdown, new_body_html, applied_at) VALUES ($1, $2, $3, $4, 'transform', 'job_isolation', 'Acme news', 'old', '', '', '', now())`,
+		revID, acme.ID, siteID, postID)
+	must(t, err)
 	// For each route with a parameter: the id of Acme's resource (ids
 	// separated by spaces fill the route's parameters in order), and what a
 	// Globex owner gets (404; 403 where the route is for platform admins).
@@ -94,6 +104,37 @@ func TestTenantIsolation(t *testing.T) {
 		"POST /api/v1/admin/tenants/:id/resume":           {acme.ID, http.StatusForbidden},
 		"GET /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
 		"PUT /api/v1/admin/tenants/:id/rate-limits":       {acme.ID, http.StatusForbidden},
+		"POST /api/v1/sites/:site/media/generatevideo":    {siteID, http.StatusNotFound},
+		// Media generation (content/generate).
+		"POST /api/v1/sites/:site/media/generate":              {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/media/tts":                   {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/media/:id/edit-with-ai":      {siteID + " " + mediaID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/media/:id/generate-metadata": {siteID + " " + mediaID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/media/:id/image-versions":     {siteID + " " + mediaID, http.StatusNotFound},
+		// Transform and SEO (content/transform, content/seo).
+		"POST /api/v1/sites/:site/posts/:id/transform":                 {siteID + " " + postID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/posts/:id/revisions":                  {siteID + " " + postID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/posts/:id/revisions/:rev_id/restore": {siteID + " " + postID + " " + revID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/seo/generatetext":                    {siteID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/seo/analyze":                         {siteID, http.StatusNotFound},
+		// Translations (content/translate).
+		"POST /api/v1/sites/:site/translations/posts/:id/translate":         {siteID + " " + postID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/translations/posts/:id":                    {siteID + " " + postID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/translations/posts/:id/sync-translations": {siteID + " " + postID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/translations/media/:id/translate":         {siteID + " " + mediaID, http.StatusNotFound},
+		"GET /api/v1/sites/:site/translations/media/:id":                    {siteID + " " + mediaID, http.StatusNotFound},
+		"POST /api/v1/sites/:site/translations/media/:id/sync-translations": {siteID + " " + mediaID, http.StatusNotFound},
+		// Unauthenticated: only a signed delivery is taken.
+		"POST /api/v1/providers/:provider/webhook": {"fal", http.StatusUnauthorized},
+		// Settings are per tenant: Globex reads and changes its own (the
+		// PUT body's unknown field is refused), never Acme's key.
+		"GET /api/v1/settings/integrations/:provider":    {"openai", http.StatusOK},
+		"PUT /api/v1/settings/integrations/:provider":    {"openai", http.StatusUnprocessableEntity},
+		"DELETE /api/v1/settings/integrations/:provider": {"openai", http.StatusNoContent},
+		// Globex's own prompt: the default, whatever Acme set.
+		"GET /api/v1/system-prompts/:type":    {"test.greeting", http.StatusOK},
+		"PUT /api/v1/system-prompts/:type":    {"test.greeting", http.StatusUnprocessableEntity},
+		"DELETE /api/v1/system-prompts/:type": {"test.greeting", http.StatusOK},
 	}
 	// Knowledge bases and agents: every one is a 404 to Globex.
 	for route, id := range map[string]string{
@@ -187,6 +228,18 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	if bal := b.balance(acme); bal["balance"] != float64(99) {
 		t.Errorf("Acme's balance = %v, want 99", bal["balance"])
+	}
+	if v := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/settings/integrations/openai", Auth: globex.Token}).JSON(t); v["key_source"] == "tenant" || v["api_key"] == "…9999" {
+		t.Errorf("Globex sees Acme's provider key: %v", v)
+	}
+	if v := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/settings/integrations/openai", Auth: acme.Token}).JSON(t); v["api_key"] != "…9999" {
+		t.Errorf("Acme's key was changed by another tenant: %v", v)
+	}
+	if p := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/system-prompts/test.greeting", Auth: globex.Token}).JSON(t); p["customized"] != false {
+		t.Errorf("Globex sees Acme's system prompt: %v", p)
+	}
+	if p := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/system-prompts/test.greeting", Auth: acme.Token}).JSON(t); p["template"] != "Acme greets {{.Name}}." {
+		t.Errorf("Acme's system prompt was changed by another tenant: %v", p)
 	}
 	// Lists show only the caller's own.
 	for _, p := range []string{"/api/v1/knowledge-bases", "/api/v1/agents"} {

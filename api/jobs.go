@@ -54,6 +54,9 @@ func (s *Server) listJobKinds(c *gin.Context) {
 	}
 	var out []jobKind
 	for _, k := range s.jobs.Kinds().List() {
+		if k.Internal {
+			continue // run only as another kind's children
+		}
 		out = append(out, jobKind{Name: k.Name, Description: k.Description, InputSchema: k.Schema,
 			DefaultPriority: k.Priority, TimeoutSeconds: int(k.Timeout.Seconds()), MaxAttempts: k.MaxAttempts,
 			Price: prices[k.Name]})

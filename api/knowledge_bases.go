@@ -93,6 +93,10 @@ func (s *Server) createKnowledgeBase(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := s.checkBaseURL(c, "embedding_base_url", in.BaseURL); err != nil {
+		s.fail(c, err)
+		return
+	}
 	kb, err := s.rag.Catalog.CreateKnowledgeBase(c.Request.Context(), caller(c).TenantID, in)
 	if err != nil {
 		s.fail(c, err)
@@ -133,6 +137,10 @@ func (s *Server) updateKnowledgeBase(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if err := s.checkBaseURL(c, "embedding_base_url", in.BaseURL); err != nil {
+		s.fail(c, err)
+		return
+	}
 	ctx := c.Request.Context()
 	tenant := caller(c).TenantID
 	kb, reindex, err := s.rag.Catalog.UpdateKnowledgeBase(ctx, tenant, old.ID, in)
@@ -163,7 +171,7 @@ func (s *Server) updateKnowledgeBase(c *gin.Context) {
 func kbInputOf(kb rag.KnowledgeBase) rag.KnowledgeBaseInput {
 	return rag.KnowledgeBaseInput{Name: &kb.Name, Description: &kb.Description, Provider: &kb.Provider, Model: &kb.Model,
 		Dimensions: &kb.Dimensions, MaxTokens: &kb.MaxTokens, Overlap: &kb.Overlap, Separators: &kb.Separators,
-		Language: &kb.Language, Metadata: &kb.Metadata}
+		Language: &kb.Language, Metadata: &kb.Metadata, BaseURL: &kb.BaseURL}
 }
 
 // deleteKnowledgeBase deletes a knowledge base, its documents, their

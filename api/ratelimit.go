@@ -31,6 +31,20 @@ var aiRoutes = map[string]bool{
 	"POST /api/v1/agents/:id/search":                               true,
 	"POST /api/v1/agents/:id/knowledge-base/from-post/:post_id":    true,
 	"POST /api/v1/agents/knowledge-base/:doc_id/compute-rag-index": true,
+	// Generation: every route that submits a model job.
+	"POST /api/v1/sites/:site/media/generate":                           true,
+	"POST /api/v1/sites/:site/media/generatevideo":                      true,
+	"POST /api/v1/sites/:site/media/tts":                                true,
+	"POST /api/v1/sites/:site/media/:id/edit-with-ai":                   true,
+	"POST /api/v1/sites/:site/media/:id/generate-metadata":              true,
+	"POST /api/v1/sites/:site/posts/:id/transform":                      true,
+	"POST /api/v1/sites/:site/seo/generatetext":                         true,
+	"POST /api/v1/sites/:site/seo/analyze":                              true,
+	"POST /api/v1/sites/:site/translations/posts/:id/translate":         true,
+	"POST /api/v1/sites/:site/translations/posts/:id/sync-translations": true,
+	"POST /api/v1/sites/:site/translations/media/:id/translate":         true,
+	"POST /api/v1/sites/:site/translations/media/:id/sync-translations": true,
+	"POST /api/v1/settings/integrations/test":                           true,
 }
 
 // scopeOf is the rate-limit scope of a route.

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/content/videogen"
 	"github.com/kilnhq/kiln/egress"
 	"github.com/kilnhq/kiln/identity"
 	"github.com/kilnhq/kiln/internal/idempotency"
@@ -23,6 +24,7 @@ import (
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/jobs/webhooks"
 	"github.com/kilnhq/kiln/rag"
+	"github.com/kilnhq/kiln/settings"
 	"github.com/kilnhq/kiln/storage"
 )
 
@@ -65,6 +67,10 @@ type Deps struct {
 	// Files stores PDFs uploaded straight into a knowledge base (the media
 	// store; see indexing.UploadKey).
 	Files storage.Store
+	// Settings holds tenants' provider settings and system prompts.
+	Settings *settings.Service
+	// Video runs video generation and receives its provider's webhooks.
+	Video *videogen.Service
 }
 
 // Server answers Kiln's HTTP API.
@@ -84,6 +90,8 @@ type Server struct {
 	egress   *egress.Client
 	rag      *rag.Service
 	files    storage.Store
+	settings *settings.Service
+	video    *videogen.Service
 	router   *gin.Engine
 }
 
@@ -93,7 +101,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) *Server {
 	s := &Server{cfg: cfg, log: log, db: deps.DB, redis: deps.Redis, identity: deps.Identity, content: deps.Content,
 		jobs: deps.Jobs, idem: deps.Idempotency, metrics: deps.Metrics,
 		webhooks: deps.Webhooks, insp: asynq.NewInspectorFromRedisClient(deps.Redis),
-		egress: deps.Egress, rag: deps.RAG, files: deps.Files}
+		egress: deps.Egress, rag: deps.RAG, files: deps.Files, settings: deps.Settings, video: deps.Video}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
@@ -143,6 +151,9 @@ func (s *Server) routes() {
 	auth.POST("/logout", s.authenticate, s.logout)
 	auth.GET("/me", s.authenticate, s.me)
 
+	// Providers call back unauthenticated; the signature is checked.
+	v1.POST("/providers/:provider/webhook", s.rateLimitByIP, s.providerWebhook)
+
 	in := v1.Group("", s.authenticate, s.rateLimit)
 	viewer := s.requireRole(identity.RoleViewer)
 	editor := s.requireRole(identity.RoleEditor)
@@ -180,6 +191,13 @@ func (s *Server) routes() {
 	in.POST("/sites/:site/posts/from-url", editor, s.idempotent, s.postFromURL)
 	in.POST("/sites/:site/posts/from-pdf", editor, s.postFromPDF) // idempotent inside: JSON or multipart
 	in.POST("/sites/:site/posts/:id/recrawl", editor, s.idempotent, s.recrawlPost)
+	// Transform and SEO (content/transform, content/seo): the POSTs but
+	// restore submit a job.
+	in.POST("/sites/:site/posts/:id/transform", editor, s.idempotent, s.transformPost)
+	in.GET("/sites/:site/posts/:id/revisions", viewer, s.listPostRevisions)
+	in.POST("/sites/:site/posts/:id/revisions/:rev_id/restore", editor, s.idempotent, s.restorePostRevision)
+	in.POST("/sites/:site/seo/generatetext", editor, s.idempotent, s.seoGenerateText)
+	in.POST("/sites/:site/seo/analyze", editor, s.idempotent, s.seoAnalyze)
 
 	// uploadRoute: its body may be as large as a media file, and it handles
 	// Idempotency-Key itself.
@@ -189,6 +207,20 @@ func (s *Server) routes() {
 	in.PATCH("/sites/:site/media/:id", editor, s.updateMedia)
 	in.DELETE("/sites/:site/media/:id", editor, s.deleteMedia)
 	in.GET("/sites/:site/media/:id/view", viewer, s.viewMedia)
+	in.POST("/sites/:site/media/generatevideo", editor, s.idempotent, s.generateVideo)
+	// Media generation (content/generate): each submits a job.
+	in.POST("/sites/:site/media/generate", editor, s.idempotent, s.generateImages)
+	in.POST("/sites/:site/media/tts", editor, s.idempotent, s.textToSpeech)
+	in.POST("/sites/:site/media/:id/edit-with-ai", editor, s.idempotent, s.editImageWithAI)
+	in.POST("/sites/:site/media/:id/generate-metadata", editor, s.idempotent, s.generateMediaMetadata)
+	in.GET("/sites/:site/media/:id/image-versions", viewer, s.listImageVersions)
+	// Translations (content/translate): translate and sync submit a job.
+	in.POST("/sites/:site/translations/posts/:id/translate", editor, s.idempotent, s.translatePost)
+	in.GET("/sites/:site/translations/posts/:id", viewer, s.listPostTranslations)
+	in.POST("/sites/:site/translations/posts/:id/sync-translations", editor, s.idempotent, s.syncPostTranslations)
+	in.POST("/sites/:site/translations/media/:id/translate", editor, s.idempotent, s.translateMedia)
+	in.GET("/sites/:site/translations/media/:id", viewer, s.listMediaTranslations)
+	in.POST("/sites/:site/translations/media/:id/sync-translations", editor, s.idempotent, s.syncMediaTranslations)
 
 	in.GET("/job-kinds", viewer, s.listJobKinds)
 	in.POST("/jobs", editor, s.idempotent, s.submitJob)
@@ -246,6 +278,17 @@ func (s *Server) routes() {
 	kbs.POST("/agents/:id/knowledge-base/from-post/:post_id", editor, s.idempotent, s.agentDocumentFromPost)
 	kbs.DELETE("/agents/:id/knowledge-base/:doc_id", editor, s.deleteAgentDocument)
 	kbs.POST("/agents/knowledge-base/:doc_id/compute-rag-index", editor, s.idempotent, s.computeRAGIndex)
+
+	set := in.Group("", s.needSettings)
+	set.GET("/settings/integrations", admin, s.listIntegrations)
+	set.POST("/settings/integrations/test", admin, s.checkIntegration)
+	set.GET("/settings/integrations/:provider", admin, s.getIntegration)
+	set.PUT("/settings/integrations/:provider", admin, s.putIntegration)
+	set.DELETE("/settings/integrations/:provider", admin, s.deleteIntegration)
+	set.GET("/system-prompts", viewer, s.listSystemPrompts)
+	set.GET("/system-prompts/:type", viewer, s.getSystemPrompt)
+	set.PUT("/system-prompts/:type", admin, s.putSystemPrompt)
+	set.DELETE("/system-prompts/:type", admin, s.deleteSystemPrompt)
 
 	pa := v1.Group("/admin", s.authenticate, s.requirePlatformAdmin, s.rateLimit)
 	pa.GET("/tenants", s.listTenants)

@@ -20,6 +20,7 @@ import (
 	"github.com/kilnhq/kiln/api"
 	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/ingest"
+	"github.com/kilnhq/kiln/content/videogen"
 	"github.com/kilnhq/kiln/egress"
 	"github.com/kilnhq/kiln/extract/pdftext"
 	"github.com/kilnhq/kiln/identity"
@@ -32,6 +33,7 @@ import (
 	"github.com/kilnhq/kiln/jobs/webhooks"
 	"github.com/kilnhq/kiln/rag"
 	"github.com/kilnhq/kiln/rag/indexing"
+	"github.com/kilnhq/kiln/settings"
 	"github.com/kilnhq/kiln/storage"
 	"github.com/kilnhq/kiln/worker"
 )
@@ -53,6 +55,8 @@ type app struct {
 	store    *storage.Local
 	egress   *egress.Client
 	rag      *rag.Service
+	settings *settings.Service
+	video    *videogen.Service
 }
 
 func newLogger(level string) *slog.Logger {
@@ -100,7 +104,12 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, fmt.Errorf("KILN_MEDIA_DIR: %w", err)
 	}
 	contents := content.New(db, log, content.Options{Store: store, Media: content.MediaConfig{MaxBytes: cfg.MediaMaxBytes}})
-	ragSvc, err := openRAG(ctx, cfg, db, log)
+	gen, err := newGeneration(cfg, db, rdb, contents, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ragSvc, err := openRAG(ctx, cfg, db, gen.settings, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -110,7 +119,8 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		Namespace: cfg.Namespace, PublicURL: cfg.PublicURL, SignupCredits: cfg.SignupCredits,
 		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval, Metrics: m,
 		CheckWebhook: func(ctx context.Context, u string) error { return webhooks.CheckURL(ctx, out, u) },
-	}, kinds(cfg, contents, ragSvc, store, log))
+	}, kinds(cfg, contents, ragSvc, store, gen, log))
+	gen.video.SetEngine(engine)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
@@ -118,11 +128,11 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		SecretOverlap: cfg.WebhookSecretOverlap, Egress: egress.Config{Allow: cfg.EgressAllow}})
 	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
 		content: contents, store: store, jobs: engine, egress: out, rag: ragSvc, idem: idempotency.New(db), metrics: m,
-		webhooks: hooks}, nil
+		webhooks: hooks, settings: gen.settings, video: gen.video}, nil
 }
 
 // kinds registers every job kind this build runs.
-func kinds(cfg config.Config, c *content.Service, r *rag.Service, store storage.Store, log *slog.Logger) *jobs.Registry {
+func kinds(cfg config.Config, c *content.Service, r *rag.Service, store storage.Store, gen generation, log *slog.Logger) *jobs.Registry {
 	reg := jobs.NewRegistry()
 	if cfg.DiagnosticKinds {
 		reg.Register(jobs.EchoKind())
@@ -132,13 +142,16 @@ func kinds(cfg config.Config, c *content.Service, r *rag.Service, store storage.
 	for _, k := range append(in.Kinds(), indexing.New(r, c, in, store, log).Kinds()...) {
 		reg.Register(k)
 	}
+	for _, k := range gen.kinds() {
+		reg.Register(k)
+	}
 	return reg
 }
 
 // openRAG opens the vector store and builds the RAG service. A vector
 // database that is unreachable or lacks pgvector is logged, not fatal: the
 // RAG routes answer 503 vector_store_unavailable and the rest of Kiln runs.
-func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, log *slog.Logger) (*rag.Service, error) {
+func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, st *settings.Service, log *slog.Logger) (*rag.Service, error) {
 	vstore, err := rag.ConnectStore(ctx, cfg.VectorDatabaseURL, log, rag.StoreOptions{HNSWM: cfg.HNSWM,
 		HNSWEfConstruction: cfg.HNSWEfConstruction, EfSearch: cfg.HNSWEfSearch,
 		Lock: cfg.VectorDatabaseURL == cfg.DatabaseURL}) // PGlite shares one session: no session lock there
@@ -157,8 +170,10 @@ func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, log *slog
 	if cfg.OpenAIAPIKey != "" {
 		defaults.Model = cfg.ModelEmbedding
 	}
-	embedders := rag.NewEmbedderSet(ai.OpenAIConfig{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Tokenizer: tok, Log: log})
-	return rag.NewService(rag.NewCatalog(db, log, defaults), vstore, chunker, embedders, log), nil
+	embedders := rag.NewEmbedderSet(ai.OpenAIConfig{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Tokenizer: tok, Log: log}).
+		WithTenants(rag.SettingsEndpoint(st), providerEgress(cfg).HTTPClient())
+	catalog := rag.NewCatalog(db, log, defaults).WithSecrets(st)
+	return rag.NewService(catalog, vstore, chunker, embedders, log), nil
 }
 
 func (a *app) close() {
@@ -202,7 +217,8 @@ func (a *app) serveAPI(ctx context.Context) error {
 		SetupToken: a.cfg.SetupToken, MaxBodyBytes: a.cfg.MaxBodyBytes, MetricsBasicAuth: a.cfg.MetricsBasicAuth,
 		RateLimits: a.cfg.RateLimits, Namespace: a.cfg.Namespace, ConsoleReadOnly: a.cfg.AsynqmonReadOnly,
 	}, a.log, api.Deps{DB: a.db, Redis: a.redis, Identity: a.identity, Content: a.content, Jobs: a.jobs, Idempotency: a.idem,
-		Metrics: a.metrics, Webhooks: a.webhooks, Egress: a.egress, RAG: a.rag, Files: a.store})
+		Metrics: a.metrics, Webhooks: a.webhooks, Egress: a.egress, RAG: a.rag, Files: a.store,
+		Settings: a.settings, Video: a.video})
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

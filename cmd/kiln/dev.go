@@ -32,6 +32,11 @@ func runDev(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.EncryptionKey == nil {
+		if cfg.EncryptionKey, err = devEncryptionKey(cfg.DevDir); err != nil {
+			return err
+		}
+	}
 	a, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
@@ -51,19 +56,38 @@ func runDev(ctx context.Context) error {
 // devSecret reads the JWT secret kept in dir, generating it the first time,
 // so tokens survive a restart of `kiln dev`.
 func devSecret(dir string) (string, error) {
-	path := filepath.Join(dir, "jwt-secret")
+	return devFile(dir, "jwt-secret", 48, config.ValidateSecret)
+}
+
+// devEncryptionKey reads the key that encrypts tenants' provider keys in
+// dev, generating it the first time, so stored keys survive a restart.
+func devEncryptionKey(dir string) ([]byte, error) {
+	raw, err := devFile(dir, "encryption-key", 32, func(s string) error {
+		_, err := config.ParseEncryptionKey(s)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return config.ParseEncryptionKey(raw)
+}
+
+// devFile reads a secret kept in dir/name, or generates n random bytes
+// (base64, URL alphabet) and keeps them there.
+func devFile(dir, name string, n int, valid func(string) error) (string, error) {
+	path := filepath.Join(dir, name)
 	if b, err := os.ReadFile(path); err == nil {
 		secret := strings.TrimSpace(string(b))
-		if err := config.ValidateSecret(secret); err != nil {
-			return "", fmt.Errorf("%s: the kept JWT secret %w; delete the file to generate a new one", path, err)
+		if err := valid(secret); err != nil {
+			return "", fmt.Errorf("%s: the kept secret %w; delete the file to generate a new one", path, err)
 		}
 		return secret, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("KILN_DEV_DIR: read %s: %w", path, err)
 	}
-	b := make([]byte, 48)
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate JWT secret: %w", err)
+		return "", fmt.Errorf("generate %s: %w", name, err)
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -149,7 +149,7 @@ func Vars() []Var {
 		{"KILN_SETUP_TOKEN", "(generated and logged)", "Token required by POST /api/v1/auth/setup to create the first platform admin."},
 		{"KILN_MAX_BODY_BYTES", "1048576", "Largest accepted JSON request body, in bytes."},
 		{"KILN_LOG_LEVEL", "info", "debug, info, warn or error."},
-		{"KILN_DEV_DIR", ".kiln", "Where `kiln dev` keeps its generated JWT secret."},
+		{"KILN_DEV_DIR", ".kiln", "Where `kiln dev` keeps its generated JWT secret and encryption key."},
 		{"KILN_SHUTDOWN_GRACE", "30s", "How long running requests and jobs may take to finish on SIGTERM."},
 		{"KILN_WORKER_CONCURRENCY", "50", "Jobs one worker process runs at once (AI jobs mostly wait on providers)."},
 		{"KILN_WORKER_POLL_INTERVAL", "10ms", "How often an idle worker looks at empty queues; bounds how fast a new job starts."},
