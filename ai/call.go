@@ -54,7 +54,7 @@ func retry(ctx context.Context, p retryPolicy, op string, fn attemptFunc) (int, 
 		}
 		wait := p.backoff(attempt, retryAfter)
 		p.Log.Warn("provider request failed; retrying", "op", op, "attempt", attempt+1, "wait", wait, "err", err)
-		if err := sleep(ctx, wait); err != nil {
+		if err := Sleep(ctx, wait); err != nil {
 			return attempt + 1, fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -154,18 +154,24 @@ func (r *headerRecorder) Do(req *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-// retryAfter reads retry-after-ms (OpenAI's) or Retry-After in seconds or
-// as an HTTP date; zero when absent or unreadable.
+// retryAfter is the last response's RetryAfter.
 func (r *headerRecorder) retryAfter() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.hdr == nil {
+	return RetryAfter(r.hdr)
+}
+
+// RetryAfter reads how long a provider asks to wait: retry-after-ms
+// (OpenAI's) or Retry-After in seconds or as an HTTP date; zero when absent
+// or unreadable.
+func RetryAfter(h http.Header) time.Duration {
+	if h == nil {
 		return 0
 	}
-	if ms, err := strconv.ParseFloat(r.hdr.Get("retry-after-ms"), 64); err == nil && ms > 0 {
+	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms > 0 {
 		return time.Duration(ms * float64(time.Millisecond))
 	}
-	v := r.hdr.Get("Retry-After")
+	v := h.Get("Retry-After")
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
 		return time.Duration(s * float64(time.Second))
 	}
@@ -175,7 +181,8 @@ func (r *headerRecorder) retryAfter() time.Duration {
 	return 0
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or less if ctx ends first (returning its error).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -111,7 +111,7 @@ func (l *RedisLimiter) Acquire(ctx context.Context) (func(), error) {
 		if ok == 1 {
 			return l.hold(ctx, holder), nil
 		}
-		if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
+		if err := Sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
 			return nil, fmt.Errorf("wait for a slot of %s: %w", l.cfg.Key, err)
 		}
 		wait = min(wait*2, l.cfg.MaxWait)

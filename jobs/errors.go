@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/kilnhq/kiln/internal/problem"
 )
 
 // Failure is a handler error with a stable code for the job's error field.
@@ -45,4 +48,24 @@ func failureOf(err error) *Failure {
 		return f
 	}
 	return &Failure{Code: "handler_error", Message: err.Error(), Retryable: true}
+}
+
+// FailureFrom maps the error of a call to a dependency (a model provider,
+// say) to the job's failure. A *Failure and a context error pass through;
+// a *problem.Problem fails with its own code and message, retried when
+// transient reports that it may pass (a rate limit, an outage) and at once
+// otherwise; any other error is wrapped with doing and retried.
+func FailureFrom(doing string, err error, transient func(error) bool) error {
+	var f *Failure
+	if err == nil || errors.As(err, &f) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	p, ok := problem.As(err)
+	switch {
+	case !ok:
+		return fmt.Errorf("%s: %w", doing, err)
+	case transient(err):
+		return Retryable(p.Code, p.Message, err)
+	}
+	return Permanent(p.Code, p.Message, err)
 }

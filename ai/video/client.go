@@ -10,9 +10,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kilnhq/kiln/ai"
 )
 
 // Defaults of Config.
@@ -168,7 +169,7 @@ func (c *Client) do(ctx context.Context, op string, cl call) (answer, int, error
 		}
 		wait := c.backoff(attempt, retryAfter)
 		c.cfg.Log.Warn("fal request failed; retrying", "op", op, "attempt", attempt+1, "wait", wait, "err", err)
-		if err := sleep(ctx, wait); err != nil {
+		if err := ai.Sleep(ctx, wait); err != nil {
 			return answer{}, attempt + 1, err
 		}
 	}
@@ -190,7 +191,7 @@ func (c *Client) attempt(ctx context.Context, cl call) (answer, time.Duration, e
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
-		return answer{}, retryAfter(res.Header), newStatusError(res.StatusCode, res.Header, body)
+		return answer{}, ai.RetryAfter(res.Header), newStatusError(res.StatusCode, res.Header, body)
 	}
 	body, err := readLimited(res, cl.limit)
 	if err != nil {
@@ -272,30 +273,6 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 		d = c.cfg.MaxBackoff
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// retryAfter reads Retry-After in seconds or as an HTTP date; zero when
-// absent or unreadable.
-func retryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func or(s, def string) string {

@@ -23,7 +23,6 @@ package generate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -149,26 +148,22 @@ func charge(j jobs.Job, r run, used, reservedUnits int64) int64 {
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // failure turns an error of a provider, settings or content call into the
-// job's failure: transient provider trouble is retried; refusals (content
-// policy, a rejected request, a refused key, no provider, bad or missing
-// media) end the job at once, releasing its credits. Context errors pass
-// through for the engine to read.
+// job's failure: transient provider trouble (and a storage or database
+// outage) is retried; refusals (content policy, a rejected request, a
+// refused key, no provider, bad or missing media) end the job at once,
+// releasing its credits. Context errors pass through for the engine.
 func failure(what string, err error) error {
-	var f *jobs.Failure
-	if errors.As(err, &f) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
+	return jobs.FailureFrom(what, err, retryable)
+}
+
+// retryable reports a failure that may pass on a later attempt.
+func retryable(err error) bool {
 	p, ok := problem.As(err)
-	switch {
-	case !ok:
-		return fmt.Errorf("%s: %w", what, err)
-	case ai.IsTransient(err):
-		return jobs.Retryable(p.Code, p.Message, err)
-	case p.Kind == problem.Unavailable && p.Code != ai.ErrProviderAuthFailed.Code && p.Code != ai.ErrProviderNotConfigured.Code,
-		p.Kind == problem.Unknown:
-		return jobs.Retryable(p.Code, p.Message, err)
+	if !ok {
+		return ai.IsTransient(err)
 	}
-	return jobs.Permanent(p.Code, p.Message, err)
+	return ai.IsTransient(err) || p.Kind == problem.Unknown ||
+		(p.Kind == problem.Unavailable && p.Code != ai.ErrProviderAuthFailed.Code && p.Code != ai.ErrProviderNotConfigured.Code)
 }
 
 // provider returns the tenant's OpenAI-compatible provider.

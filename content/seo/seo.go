@@ -115,14 +115,7 @@ func providerFailure(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	p, ok := problem.As(err)
-	switch {
-	case !ok:
-		return fmt.Errorf("call the model: %w", err)
-	case ai.IsTransient(err):
-		return jobs.Retryable(p.Code, p.Message, err)
-	}
-	return jobs.Permanent(p.Code, p.Message, err)
+	return jobs.FailureFrom("call the model", err, ai.IsTransient)
 }
 
 // forModel cuts text to MaxModelChars, at a paragraph break when there is

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kilnhq/kiln/ai"
-	"github.com/kilnhq/kiln/internal/problem"
 	"github.com/kilnhq/kiln/jobs"
 )
 
@@ -157,16 +156,7 @@ func structureFailure(what string, err error) error {
 // outages are retried; content policy, rejected requests, refused keys and
 // missing settings end the language at once (and release its credits).
 func providerFailure(err error) error {
-	p, ok := problem.As(err)
-	switch {
-	case ai.IsTransient(err) && ok:
-		return jobs.Retryable(p.Code, p.Message, err)
-	case ai.IsTransient(err):
-		return jobs.Retryable("provider_unavailable", "the model provider is not answering", err)
-	case ok:
-		return jobs.Permanent(p.Code, p.Message, err)
-	}
-	return fmt.Errorf("translate: %w", err)
+	return jobs.FailureFrom("translate", err, ai.IsTransient)
 }
 
 // credits converts a language's usage into credits: one per

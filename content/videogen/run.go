@@ -11,7 +11,6 @@ import (
 	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/ai/video"
 	"github.com/kilnhq/kiln/content"
-	"github.com/kilnhq/kiln/internal/problem"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/settings"
 )
@@ -184,20 +183,10 @@ func (s *Service) cancelUpstream(ctx context.Context, j jobs.Job) error {
 }
 
 // providerFailure maps a provider error to the job's failure: transient
-// ones are retried, the rest end the job; none is charged.
+// ones are retried, the rest (content_rejected, provider_auth_failed,
+// provider_request_rejected) end the job; none is charged.
 func providerFailure(doing string, err error) error {
-	var code string
-	switch {
-	case ai.IsTransient(err):
-		return jobs.Retryable(codeOf(err, "provider_unavailable"), "the video provider failed to "+doing+"; retrying", err)
-	case errors.Is(err, ai.ErrContentRejected):
-		code = "content_rejected"
-	case errors.Is(err, ai.ErrProviderAuthFailed):
-		code = "provider_auth_failed"
-	default:
-		code = codeOf(err, "provider_request_rejected")
-	}
-	return jobs.Permanent(code, "the video provider could not "+doing+": "+err.Error(), err)
+	return jobs.FailureFrom(doing, err, ai.IsTransient)
 }
 
 func (s *Service) load(ctx context.Context, jobID string) (request, bool, error) {
@@ -230,14 +219,6 @@ func (s *Service) saveState(ctx context.Context, jobID string, st video.Status) 
 		return fmt.Errorf("record the video request's state of job %s: %w", jobID, err)
 	}
 	return nil
-}
-
-// codeOf is the problem code of err, or def.
-func codeOf(err error, def string) string {
-	if p, ok := problem.As(err); ok {
-		return p.Code
-	}
-	return def
 }
 
 func deref(s *string) string {
