@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test services tools quality build
 
-run: services build
+run: services tools build
 	KILN_DIAGNOSTIC_KINDS=$${KILN_DIAGNOSTIC_KINDS:-1} \
 	VECTOR_DATABASE_URL=$${VECTOR_DATABASE_URL:-$$(bash deploy/dev/pglite/start.sh)} ./bin/kiln dev
 
