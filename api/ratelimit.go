@@ -72,6 +72,13 @@ func (s *Server) rateLimitByIP(c *gin.Context) {
 	s.limitBy(c, ratelimit.ScopeAuth, "", "ip:"+c.ClientIP())
 }
 
+// rateLimitCallbacks limits provider callbacks per client IP in the general
+// scope: a provider sends one per finished request from a few addresses,
+// more than the auth scope's budget allows.
+func (s *Server) rateLimitCallbacks(c *gin.Context) {
+	s.limitBy(c, ratelimit.ScopeGeneral, "", "callback-ip:"+c.ClientIP())
+}
+
 // limitBy decides, writes the rate-limit headers, and answers 429 when the
 // budget is spent.
 func (s *Server) limitBy(c *gin.Context, scope, tenantID, subject string) {

@@ -152,7 +152,7 @@ func (s *Server) routes() {
 	auth.GET("/me", s.authenticate, s.me)
 
 	// Providers call back unauthenticated; the signature is checked.
-	v1.POST("/providers/:provider/webhook", s.rateLimitByIP, s.providerWebhook)
+	v1.POST("/providers/:provider/webhook", s.rateLimitCallbacks, s.providerWebhook)
 
 	in := v1.Group("", s.authenticate, s.rateLimit)
 	viewer := s.requireRole(identity.RoleViewer)

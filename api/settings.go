@@ -132,7 +132,7 @@ func (s *Server) videoCheck(ctx context.Context, in settings.Integration) error 
 		model = "fal-ai/veo3"
 	}
 	_, err = client.Status(ctx, model, "00000000-0000-4000-8000-000000000000")
-	if err == nil || errors.Is(err, ai.ErrProviderRequestRejected) {
+	if err == nil || errors.Is(err, video.ErrRequestNotFound) {
 		return nil // the key was accepted; the request id is unknown, as meant
 	}
 	return err
