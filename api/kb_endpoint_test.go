@@ -61,11 +61,20 @@ func TestKnowledgeBaseOwnEmbeddingEndpoint(t *testing.T) {
 		t.Error("the deployment's endpoint was not used for a knowledge base without a key")
 	}
 
-	// Removing the key falls back; a key on a hash knowledge base is refused.
+	// Without its own key, its own URL is never sent another key: indexing
+	// fails provider_not_configured, and the deployment's key stays home.
 	upd := b.expect(http.StatusOK, req{Method: "PATCH", Path: "/api/v1/knowledge-bases/" + kbID, Auth: acme.Token,
 		Body: map[string]any{"embedding_api_key": ""}}).JSON(t)["knowledge_base"].(map[string]any)
 	if upd["embedding_api_key"] != "" {
 		t.Errorf("after removing the key it shows %v", upd["embedding_api_key"])
+	}
+	ownCalls := own.Calls(aitest.PathEmbeddings)
+	_, job = b.addDoc(acme, kbID, map[string]any{"source_type": "text", "title": "Kiln", "content": "Kilns are hot."})
+	if j := b.await(acme, job["id"].(string)); j["status"] != "failed" || j["error"].(map[string]any)["code"] != "provider_not_configured" {
+		t.Errorf("indexing at an own URL without an own key: %v %v, want failed provider_not_configured", j["status"], j["error"])
+	}
+	if own.Calls(aitest.PathEmbeddings) != ownCalls {
+		t.Error("the knowledge base's URL was called without its key")
 	}
 	res := b.expect(http.StatusUnprocessableEntity, req{Method: "POST", Path: "/api/v1/knowledge-bases", Auth: acme.Token,
 		Body: map[string]any{"name": "hash with key", "embedding_provider": "hash", "embedding_api_key": "sk-nope-12345678",

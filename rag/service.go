@@ -38,7 +38,8 @@ type TenantEndpoint func(ctx context.Context, tenantID string) (Endpoint, error)
 // EmbedderSet makes hash embedders and OpenAI-compatible ones. The
 // endpoint of an openai knowledge base is, field by field, its own base URL
 // and key, else its tenant's integration, else the deployment's
-// configuration. It keeps one embedder per model, size and endpoint. It is
+// configuration; a knowledge base's own base URL is called only with its
+// own key. It keeps one embedder per model, size and endpoint. It is
 // safe for concurrent use.
 type EmbedderSet struct {
 	openai ai.OpenAIConfig
@@ -73,7 +74,7 @@ func (s *EmbedderSet) WithTenants(tenant TenantEndpoint, guarded *http.Client) *
 // ErrProviderNotConfigured is returned for a knowledge base whose embedding
 // provider has no key.
 var ErrProviderNotConfigured = problem.New(problem.Unavailable, "provider_not_configured",
-	"the knowledge base uses the openai embedding provider, which has no API key: set KILN_OPENAI_API_KEY, the tenant's PUT /api/v1/settings/integrations/openai, or the knowledge base's embedding_api_key; or use the hash provider")
+	"the knowledge base uses the openai embedding provider, which has no API key: set KILN_OPENAI_API_KEY, the tenant's PUT /api/v1/settings/integrations/openai, or the knowledge base's embedding_api_key (required with its own embedding_base_url); or use the hash provider")
 
 // For returns the embedder for e.
 func (s *EmbedderSet) For(ctx context.Context, tenantID string, e EmbeddingSettings, apiKey string) (ai.Embedder, error) {
@@ -108,7 +109,8 @@ func (s *EmbedderSet) endpoint(ctx context.Context, tenantID string, e Embedding
 		}
 	}
 	if e.BaseURL != "" {
-		ep.BaseURL, ep.Tenant = e.BaseURL, true
+		// No other key is ever sent to a URL a knowledge base chose.
+		ep.BaseURL, ep.Tenant, ep.APIKey = e.BaseURL, true, ""
 	}
 	if apiKey != "" {
 		ep.APIKey = apiKey

@@ -45,7 +45,7 @@ func (s *Service) Check(ctx context.Context, tenantID, provider string, override
 	if err := override.check(provider); err != nil {
 		return CheckResult{}, err
 	}
-	in = override.over(in)
+	in = override.over(in).withoutForeignKey()
 	res := CheckResult{Provider: provider}
 	if !in.Configured() {
 		return res, notConfigured(capabilitiesOf[provider][0])
@@ -100,7 +100,7 @@ func (r CheckResult) with(err error) CheckResult {
 // over returns in with the body's fields applied, without storing them.
 func (o IntegrationInput) over(in Integration) Integration {
 	if o.APIKey != nil {
-		in.APIKey = *o.APIKey
+		in.APIKey, in.Source = *o.APIKey, "tenant"
 	}
 	if o.BaseURL != nil && *o.BaseURL != "" {
 		in.BaseURL, in.TenantURL = *o.BaseURL, true

@@ -103,7 +103,17 @@ func (s *Service) Integration(ctx context.Context, tenantID, provider string) (I
 		in.BaseURL, in.Azure, in.APIVersion, in.TenantURL = st.baseURL, st.azure, st.apiVersion, true
 	}
 	maps.Copy(in.Models, st.models)
-	return in, nil
+	return in.withoutForeignKey(), nil
+}
+
+// withoutForeignKey drops the deployment's key from an integration whose
+// base URL is the tenant's: the operator's key is never sent to a host a
+// tenant chose. Such an integration needs the tenant's own key.
+func (in Integration) withoutForeignKey() Integration {
+	if in.TenantURL && in.Source != "tenant" {
+		in.APIKey, in.Source = "", "none"
+	}
+	return in
 }
 
 // deployment returns a copy of the deployment's integration for provider.
@@ -133,9 +143,8 @@ func (s *Service) View(ctx context.Context, tenantID, provider string) (Integrat
 	}
 	v := IntegrationView{Provider: provider, BaseURL: def.BaseURL, Azure: def.Azure, APIVersion: def.APIVersion,
 		Models: def.Models, KeySource: def.Source, Capabilities: capabilitiesOf[provider], TenantOverrides: []string{}}
-	if def.APIKey != "" {
-		v.APIKey = hint(def.APIKey)
-	}
+	// The deployment's key is the operator's: tenants see only that one
+	// is set (key_source), not even its last characters.
 	if !ok {
 		return v, nil
 	}
@@ -147,6 +156,9 @@ func (s *Service) View(ctx context.Context, tenantID, provider string) (Integrat
 	if st.baseURL != "" {
 		v.BaseURL, v.Azure, v.APIVersion = st.baseURL, st.azure, st.apiVersion
 		v.TenantOverrides = append(v.TenantOverrides, "base_url")
+		if st.sealed == nil {
+			v.KeySource = "none" // the deployment's key never goes to the tenant's URL
+		}
 	}
 	for _, c := range slices.Sorted(maps.Keys(st.models)) {
 		v.Models[c] = st.models[c]

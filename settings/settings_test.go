@@ -215,3 +215,38 @@ func TestCheckTriesAKeyWithoutStoringIt(t *testing.T) {
 		t.Errorf("check stored %d rows, want none", n)
 	}
 }
+
+func TestTheDeploymentKeyNeverGoesToATenantURL(t *testing.T) {
+	defaults := map[string]settings.Integration{settings.OpenAI: {BaseURL: "https://api.openai.com/v1", APIKey: "sk-operator-secret-0000",
+		Models: map[ai.Capability]string{ai.CapChat: "gpt-4o-mini"}}}
+	b := setup(t, settings.Config{EncryptionKey: testKey, Defaults: defaults})
+	ctx := context.Background()
+	a := b.tenant("Acme")
+	if in, _ := b.svc.Integration(ctx, a, settings.OpenAI); in.APIKey != "sk-operator-secret-0000" {
+		t.Fatalf("without tenant settings the deployment's key applies: %q", in.APIKey)
+	}
+	_, err := b.svc.Put(ctx, a, settings.OpenAI, settings.IntegrationInput{BaseURL: ptr("https://attacker.example/v1")})
+	testkit.Must(t, "put base url", err)
+	in, err := b.svc.Integration(ctx, a, settings.OpenAI)
+	testkit.Must(t, "integration", err)
+	if in.APIKey != "" || in.Source != "none" {
+		t.Errorf("a tenant URL got key %q from %q, want none", in.APIKey, in.Source)
+	}
+	if err := b.svc.Require(ctx, a, ai.CapChat); code(err) != "provider_not_configured" {
+		t.Errorf("a tenant URL without a tenant key: %v, want provider_not_configured", err)
+	}
+	view, err := b.svc.View(ctx, a, settings.OpenAI)
+	testkit.Must(t, "view", err)
+	if view.KeySource != "none" || view.APIKey != "" {
+		t.Errorf("view: key %q from %q, want none shown", view.APIKey, view.KeySource)
+	}
+	// The key check with only a URL does not send the operator's key either.
+	if _, err := b.svc.Check(ctx, b.tenant("Other"), settings.OpenAI,
+		settings.IntegrationInput{BaseURL: ptr("https://attacker.example/v1")}, nil); code(err) != "provider_not_configured" {
+		t.Errorf("checking a foreign URL with the deployment's key: %v, want provider_not_configured", err)
+	}
+	// Nor does a tenant see the operator's key's last characters.
+	if v, _ := b.svc.View(ctx, b.tenant("Third"), settings.OpenAI); v.APIKey != "" || v.KeySource != "deployment" {
+		t.Errorf("the deployment's key shows as %q (%s), want hidden", v.APIKey, v.KeySource)
+	}
+}
