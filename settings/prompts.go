@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,8 +16,34 @@ import (
 	"github.com/kilnhq/kiln/internal/problem"
 )
 
-// maxTemplate bounds a tenant's template, in bytes.
-const maxTemplate = 32 << 10
+// maxTemplate bounds a tenant's template, in bytes; maxRendered bounds
+// what a template renders to (a template can expand exponentially).
+const (
+	maxTemplate = 32 << 10
+	maxRendered = 256 << 10
+)
+
+// errTooLong stops a render that passes maxRendered.
+var errTooLong = fmt.Errorf("the rendered prompt is longer than %d KiB", maxRendered>>10)
+
+// cappedBuilder is a strings.Builder that refuses to grow past maxRendered.
+type cappedBuilder struct{ strings.Builder }
+
+func (b *cappedBuilder) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxRendered {
+		return 0, errTooLong
+	}
+	return b.Builder.Write(p)
+}
+
+// render executes t with data into a capped buffer.
+func render(t *template.Template, data any) (string, error) {
+	var b cappedBuilder
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
 
 // Prompt is a system prompt as the API shows it: the template in force for
 // the tenant, and the platform default beside it.
@@ -31,9 +58,42 @@ type Prompt struct {
 }
 
 // parseTemplate parses a prompt template; a missing variable is an error
-// when it is rendered, so a typo does not send an empty prompt.
+// when it is rendered, so a typo does not send an empty prompt. A template
+// may not define or call other templates (define, block, template): that
+// is how a small template grows without bound.
 func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Templates()) > 1 || callsTemplates(t.Tree.Root) {
+		return nil, errors.New("define, block and template actions are not allowed in a prompt")
+	}
+	return t, nil
+}
+
+// callsTemplates reports whether a parse tree holds a {{template}} action.
+func callsTemplates(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.TemplateNode:
+		return true
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Nodes {
+			if callsTemplates(c) {
+				return true
+			}
+		}
+	case *parse.IfNode:
+		return callsTemplates(n.List) || callsTemplates(n.ElseList)
+	case *parse.RangeNode:
+		return callsTemplates(n.List) || callsTemplates(n.ElseList)
+	case *parse.WithNode:
+		return callsTemplates(n.List) || callsTemplates(n.ElseList)
+	}
+	return false
 }
 
 // Prompts lists every system prompt type as the tenant sees it.
@@ -100,7 +160,7 @@ func checkTemplate(def PromptDefault, text string) error {
 	default:
 		t, err := parseTemplate(def.Type, text)
 		if err == nil {
-			err = t.Execute(&strings.Builder{}, sampleData(def.Variables))
+			_, err = render(t, sampleData(def.Variables))
 		}
 		if err != nil {
 			f.Add("template", fmt.Sprintf("is not a valid template with the variables %v: %v", def.Variables, err))
@@ -140,9 +200,9 @@ func (s *Service) Render(ctx context.Context, tenantID, typ string, data any) (s
 	if err != nil {
 		return "", fmt.Errorf("parse system prompt %s: %w", typ, err)
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
+	out, err := render(t, data)
+	if err != nil {
 		return "", fmt.Errorf("render system prompt %s: %w", typ, err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return strings.TrimSpace(out), nil
 }

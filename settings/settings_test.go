@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/kilnhq/kiln/ai"
@@ -248,5 +250,27 @@ func TestTheDeploymentKeyNeverGoesToATenantURL(t *testing.T) {
 	// Nor does a tenant see the operator's key's last characters.
 	if v, _ := b.svc.View(ctx, b.tenant("Third"), settings.OpenAI); v.APIKey != "" || v.KeySource != "deployment" {
 		t.Errorf("the deployment's key shows as %q (%s), want hidden", v.APIKey, v.KeySource)
+	}
+}
+
+func TestPromptTemplatesCannotExplode(t *testing.T) {
+	b := setup(t, settings.Config{})
+	a := b.tenant("Acme")
+	var bomb strings.Builder
+	bomb.WriteString(`{{define "t0"}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}`)
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&bomb, `{{define "t%d"}}{{template "t%d"}}{{template "t%d"}}{{end}}`, i, i-1, i-1)
+	}
+	bomb.WriteString(`{{template "t40"}} {{.Name}}`)
+	cases := map[string]string{
+		"nested templates": bomb.String(),
+		"a template call":  `{{if .Name}}{{template "x"}}{{end}}`,
+		"a block":          `{{block "b" .}}{{.Name}}{{end}}`,
+		"a long range":     `{{range $i, $c := printf "%0500000d" 0}}{{$c}}{{end}}{{.Name}}`,
+	}
+	for name, tmpl := range cases {
+		if _, err := b.svc.PutPrompt(context.Background(), a, "greeting", tmpl); code(err) != "validation_failed" {
+			t.Errorf("%s: %v, want validation_failed", name, err)
+		}
 	}
 }
