@@ -49,6 +49,9 @@ type Config struct {
 	// HTTPClient sends the requests; pass Kiln's egress client when the
 	// base URL comes from a tenant. Nil uses a plain client.
 	HTTPClient *http.Client
+	// DownloadClient fetches result files, whose URLs come from the
+	// provider's answers; pass Kiln's egress client. Nil uses HTTPClient.
+	DownloadClient *http.Client
 	// Timeout bounds each queue API request (each try); a request that
 	// times out is retried like a 5xx.
 	Timeout time.Duration
@@ -100,6 +103,9 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
+	if c.DownloadClient == nil {
+		c.DownloadClient = c.HTTPClient
+	}
 	c.Timeout = orDur(c.Timeout, DefaultTimeout)
 	c.DownloadTimeout = orDur(c.DownloadTimeout, DefaultDownloadTimeout)
 	switch {
@@ -147,6 +153,8 @@ type call struct {
 	// timeout bounds each try; limit bounds the answer's body.
 	timeout time.Duration
 	limit   int64
+	// download sends through DownloadClient.
+	download bool
 }
 
 // answer is a successful (2xx) response.
@@ -184,7 +192,11 @@ func (c *Client) attempt(ctx context.Context, cl call) (answer, time.Duration, e
 	if err != nil {
 		return answer{}, 0, err
 	}
-	res, err := c.cfg.HTTPClient.Do(req)
+	hc := c.cfg.HTTPClient
+	if cl.download {
+		hc = c.cfg.DownloadClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		return answer{}, 0, lostOrCanceled(ctx, actx, cl.timeout, err)
 	}

@@ -25,7 +25,7 @@ func (c *Client) Download(ctx context.Context, fileURL string, limit int64) ([]b
 	if limit <= 0 {
 		return nil, "", fmt.Errorf("%s: the size limit must be positive, not %d", op, limit)
 	}
-	cl := call{method: http.MethodGet, url: fileURL, resend: true, timeout: c.cfg.DownloadTimeout, limit: limit}
+	cl := call{method: http.MethodGet, url: fileURL, resend: true, timeout: c.cfg.DownloadTimeout, limit: limit, download: true}
 	ans, n, err := c.do(ctx, op, cl)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s after %d requests: %w", op, n, downloadError(err))

@@ -23,6 +23,11 @@ var (
 	ErrRequestNotFound = errors.New("fal has no request with that id for the model")
 	// ErrTooLarge: Download stopped at its size limit.
 	ErrTooLarge = errors.New("the file is larger than the size limit")
+	// ErrAnswerLost: a request got no answer (a network failure or a
+	// timeout). For Submit it means fal may have queued the request:
+	// submitting again could generate, and bill, twice. It comes wrapped
+	// with ai.ErrProviderUnavailable.
+	ErrAnswerLost = errors.New("the request got no answer, so fal may have received it")
 )
 
 // ContentPolicyType is the type fal's model errors carry when the model's
@@ -168,7 +173,7 @@ func classify(err error) error {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTooLarge):
 		return err
 	case errors.As(err, &lost):
-		return provider(ai.ErrProviderUnavailable, " ("+lost.msg+")")
+		return fmt.Errorf("%w [%w]", provider(ai.ErrProviderUnavailable, " ("+lost.msg+")"), ErrAnswerLost)
 	case errors.As(err, &se):
 		return statusProblem(se)
 	}

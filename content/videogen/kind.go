@@ -96,7 +96,7 @@ func validate(raw json.RawMessage) (json.RawMessage, error) {
 	f.Check(len(in.Prompt) > maxPrompt, "prompt", fmt.Sprintf("must be at most %d characters", maxPrompt))
 	f.Check(in.Duration < minDuration || in.Duration > maxDuration, "duration", fmt.Sprintf("must be %d to %d seconds", minDuration, maxDuration))
 	f.Check(!slices.Contains(aspectRatios, in.AspectRatio), "aspect_ratio", "must be 16:9, 9:16 or 1:1")
-	f.Check(len(in.Model) > 200 || strings.Contains(in.Model, ".."), "model", "must be a provider model id such as fal-ai/veo3")
+	f.Check(in.Model != "" && !validModel(in.Model), "model", "must be a provider model id such as fal-ai/veo3 (owner/app[/path])")
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
@@ -166,4 +166,19 @@ func providerInput(in Input, model, image string) map[string]any {
 		out["image_url"] = image
 	}
 	return out
+}
+
+// validModel accepts a fal endpoint id: owner/app with optional path
+// segments of letters, digits and - _ . (no empty or dot-dot segment).
+func validModel(m string) bool {
+	parts := strings.Split(m, "/")
+	if len(m) > 200 || len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -22,7 +22,7 @@ func TestValidate(t *testing.T) {
 		{name: "defaults", in: `{"prompt":"  a kiln  "}`, want: Input{Prompt: "a kiln", Duration: 5, AspectRatio: "16:9"}},
 		{name: "all set", in: `{"prompt":"p","model":"fal-ai/sora-2/text-to-video","duration":12,"aspect_ratio":"9:16","image_media_id":"med_1","options":{"seed":3}}`,
 			want: Input{Prompt: "p", Model: "fal-ai/sora-2/text-to-video", Duration: 12, AspectRatio: "9:16", ImageMediaID: "med_1", Options: map[string]any{"seed": float64(3)}}},
-		{name: "every field wrong", in: `{"prompt":" ","duration":21,"aspect_ratio":"4:3","model":"../x"}`,
+		{name: "every field wrong", in: `{"prompt":" ","duration":21,"aspect_ratio":"4:3","model":"veo3"}`,
 			badFields: []string{"aspect_ratio", "duration", "model", "prompt"}},
 		{name: "unknown field", in: `{"prompt":"p","fps":30}`, notAnInput: true},
 	}

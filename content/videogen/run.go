@@ -11,6 +11,7 @@ import (
 	"github.com/kilnhq/kiln/ai"
 	"github.com/kilnhq/kiln/ai/video"
 	"github.com/kilnhq/kiln/content"
+	"github.com/kilnhq/kiln/internal/problem"
 	"github.com/kilnhq/kiln/jobs"
 	"github.com/kilnhq/kiln/settings"
 )
@@ -41,18 +42,31 @@ func (s *Service) run(ctx context.Context, r *jobs.Run) (any, error) {
 	if err := r.Input(&in); err != nil {
 		return nil, jobs.Permanent("invalid_input", "the job's input cannot be read", err)
 	}
+	if r.Job.SiteID == nil {
+		return nil, jobs.Permanent("site_required", "media.video.generate needs the job's site_id: the video is stored in that site's media", nil)
+	}
 	client, defaultModel, err := s.client(ctx, r.Job.TenantID)
 	if err != nil {
-		return nil, jobs.Permanent("provider_not_configured", "the video provider is no longer configured", err)
+		return nil, providerFailure("resolve the tenant's video provider", err)
 	}
 	req, found, err := s.load(ctx, r.Job.ID)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	switch {
+	case !found:
 		return nil, s.submit(ctx, r, client, in, or(in.Model, defaultModel))
+	case req.requestID == "":
+		return nil, errSubmitLost(nil) // a run died between recording and placing the request
 	}
 	return s.check(ctx, r, client, in, req)
+}
+
+// errSubmitLost ends a job whose request the provider may or may not have
+// queued: submitting again could generate, and bill, twice.
+func errSubmitLost(err error) error {
+	return jobs.Permanent("provider_submit_lost", "the video provider did not confirm the request, which it may be generating; "+
+		"it is not submitted again, as that could bill twice", err)
 }
 
 // submit places the request in the provider's queue and parks the job.
@@ -67,12 +81,26 @@ func (s *Service) submit(ctx context.Context, r *jobs.Run, client *video.Client,
 			return err
 		}
 	}
+	// The site must exist before the provider is paid for a video.
+	if _, err := s.content.GetSite(ctx, r.Job.TenantID, *r.Job.SiteID); err != nil {
+		return jobs.FailureFrom("read the job's site", err, isUnavailable)
+	}
+	// The row comes first, so a rerun never places a second request.
+	if err := s.insert(ctx, r.Job, model); err != nil {
+		return err
+	}
 	placed, err := client.Submit(ctx, model, providerInput(in, model, image), s.cfg.WebhookURL(settings.Fal))
 	if err != nil {
-		return providerFailure("submit the video request", err)
+		if errors.Is(err, video.ErrAnswerLost) || ctx.Err() != nil {
+			return errSubmitLost(err)
+		}
+		if derr := s.forget(ctx, r.Job.ID); derr != nil {
+			return derr // the row stays: the rerun ends provider_submit_lost rather than risk a double
+		}
+		return providerFailure("submit the video request", err) // refused: nothing queued, a retry may submit
 	}
-	if err := s.insert(ctx, r.Job, model, placed); err != nil {
-		// Without the row a rerun would place a second request; cancel it.
+	if err := s.placed(ctx, r.Job.ID, placed); err != nil {
+		// Without the request id a rerun cannot follow it; cancel it.
 		_ = client.Cancel(context.WithoutCancel(ctx), model, placed.ID)
 		return err
 	}
@@ -135,7 +163,7 @@ func (s *Service) download(ctx context.Context, r *jobs.Run, client *video.Clien
 	meta := content.MediaInput{Filename: "video-" + r.Job.ID + ".mp4", Title: &title}
 	m, err := s.content.CreateMediaFromJob(ctx, r.Job.TenantID, deref(r.Job.SiteID), r.Job.ID, 0, data, meta)
 	if err != nil {
-		return nil, fmt.Errorf("store the video: %w", err)
+		return nil, jobs.FailureFrom("store the video", err, isUnavailable)
 	}
 	if _, err := s.db.Exec(ctx, `UPDATE video_requests SET media_id = $2, state = 'COMPLETED', updated_at = now() WHERE job_id = $1`,
 		r.Job.ID, m.ID); err != nil {
@@ -191,7 +219,7 @@ func providerFailure(doing string, err error) error {
 
 func (s *Service) load(ctx context.Context, jobID string) (request, bool, error) {
 	var r request
-	err := s.db.QueryRow(ctx, `SELECT model, request_id, state, queue_position, webhook_status, webhook_error, media_id, submitted_at
+	err := s.db.QueryRow(ctx, `SELECT model, coalesce(request_id, ''), state, queue_position, webhook_status, webhook_error, media_id, submitted_at
 		FROM video_requests WHERE job_id = $1`, jobID).
 		Scan(&r.model, &r.requestID, &r.state, &r.queuePosition, &r.webhookStatus, &r.webhookError, &r.mediaID, &r.submittedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -203,13 +231,38 @@ func (s *Service) load(ctx context.Context, jobID string) (request, bool, error)
 	return r, true, nil
 }
 
-func (s *Service) insert(ctx context.Context, j jobs.Job, model string, placed video.Request) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO video_requests (job_id, tenant_id, provider, model, request_id, queue_position)
-		VALUES ($1, $2, $3, $4, $5, $6)`, j.ID, j.TenantID, settings.Fal, model, placed.ID, placed.QueuePosition)
+// insert records a request about to be placed (no request id yet).
+func (s *Service) insert(ctx context.Context, j jobs.Job, model string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO video_requests (job_id, tenant_id, provider, model, state)
+		VALUES ($1, $2, $3, $4, 'SUBMITTING')`, j.ID, j.TenantID, settings.Fal, model)
 	if err != nil {
 		return fmt.Errorf("record the video request of job %s: %w", j.ID, err)
 	}
 	return nil
+}
+
+// placed records the provider's id of the request.
+func (s *Service) placed(ctx context.Context, jobID string, placed video.Request) error {
+	_, err := s.db.Exec(ctx, `UPDATE video_requests SET request_id = $2, queue_position = $3, state = 'IN_QUEUE', updated_at = now()
+		WHERE job_id = $1`, jobID, placed.ID, placed.QueuePosition)
+	if err != nil {
+		return fmt.Errorf("record the request id of job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// forget removes a request the provider refused (nothing was queued).
+func (s *Service) forget(ctx context.Context, jobID string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM video_requests WHERE job_id = $1 AND request_id IS NULL`, jobID); err != nil {
+		return fmt.Errorf("forget the refused video request of job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// isUnavailable reports a dependency outage worth another attempt.
+func isUnavailable(err error) bool {
+	p, ok := problem.As(err)
+	return ok && (p.Kind == problem.Unavailable || p.Kind == problem.Unknown)
 }
 
 func (s *Service) saveState(ctx context.Context, jobID string, st video.Status) error {

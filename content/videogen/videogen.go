@@ -54,9 +54,9 @@ type Config struct {
 	// JWKSURL is where the provider's webhook keys are fetched
 	// (video.DefaultJWKSURL when empty).
 	JWKSURL string
-	// HTTPClient fetches the provider's webhook keys (the egress client);
-	// nil uses a plain client. Queue calls use the settings' client for
-	// the integration's base URL.
+	// HTTPClient fetches the provider's webhook keys and the result files
+	// (the egress client); nil uses a plain client. Queue calls use the
+	// settings' client for the integration's base URL.
 	HTTPClient *http.Client
 }
 
@@ -107,7 +107,7 @@ func (s *Service) client(ctx context.Context, tenantID string) (*video.Client, s
 	if !in.Configured() {
 		return nil, "", s.settings.Require(ctx, tenantID, ai.CapVideo)
 	}
-	c, err := video.New(video.Config{BaseURL: in.BaseURL, APIKey: in.APIKey, HTTPClient: s.settings.HTTPClientFor(in),
+	c, err := video.New(video.Config{BaseURL: in.BaseURL, APIKey: in.APIKey, HTTPClient: s.settings.HTTPClientFor(in), DownloadClient: s.cfg.HTTPClient,
 		JWKSURL: s.cfg.JWKSURL, Log: s.log})
 	if err != nil {
 		return nil, "", fmt.Errorf("build the video client: %w", err)
