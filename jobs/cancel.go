@@ -76,6 +76,7 @@ func (s *Service) cancelNow(ctx context.Context, tenantID, jobID string) (bool, 
 		return false, fmt.Errorf("cancel job %s: %w", jobID, err)
 	}
 	s.dropTask(j)
+	s.cancelOutside(ctx, j)
 	return true, nil
 }
 

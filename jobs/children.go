@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,9 +64,12 @@ func (s *Service) insertChild(ctx context.Context, tx pgx.Tx, parent Job, c Chil
 		return fmt.Errorf("child %s: %w", c.Key, err)
 	}
 	id := ids.New("job")
+	// No child is added to a parent that is no longer running (canceled
+	// meanwhile): it would run with nobody to pay for it.
 	tag, err := tx.Exec(ctx, `INSERT INTO jobs (id, tenant_id, site_id, kind, status, priority, input, webhook_events, metadata,
 			max_attempts, timeout_ms, credits_reserved, run_at, traceparent, parent_id, child_key)
-		VALUES ($1, $2, $3, $4, 'queued', $5, $6::jsonb, '{}', '{}', $7, $8, 0, now(), nullif($9, ''), $10, $11)
+		SELECT $1, $2, $3, $4, 'queued', $5, $6::jsonb, '{}', '{}', $7, $8, 0, now(), nullif($9, ''), $10, $11
+		WHERE EXISTS (SELECT 1 FROM jobs p WHERE p.id = $10 AND p.status = 'running' AND NOT p.cancel_requested)
 		ON CONFLICT (parent_id, child_key) WHERE parent_id IS NOT NULL DO NOTHING`,
 		id, parent.TenantID, parent.SiteID, k.Name, string(parent.Priority), string(input), k.MaxAttempts, k.Timeout.Milliseconds(),
 		parent.traceParent, parent.ID, c.Key)
@@ -120,6 +124,19 @@ func (s *Service) cancelChildren(ctx context.Context, tenantID, jobID string) {
 			s.log.WarnContext(ctx, "cancel child", "job_id", k.ID, "parent_id", jobID, "err", err)
 		}
 	}
+}
+
+// childrenUsage is what a job's succeeded children used, which a canceled
+// parent still pays for; 0 for a job without children.
+func (s *Service) childrenUsage(jobID string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var used int64
+	err := s.db.QueryRow(ctx, `SELECT coalesce(sum(usage), 0) FROM jobs WHERE parent_id = $1 AND status = 'succeeded'`, jobID).Scan(&used)
+	if err != nil {
+		s.log.Warn("read the usage of a canceled job's children; charging none", "job_id", jobID, "err", err)
+	}
+	return used
 }
 
 // child reports whether j was fanned out by another job.

@@ -34,6 +34,9 @@ func (s *Service) complete(c completion) error {
 		c.charge = c.j.Credits.Reserved
 	}
 	c.charge = max(c.charge, 0)
+	if c.status == StatusCanceled && c.charge == 0 {
+		c.charge = s.childrenUsage(c.j.ID) // work its children finished is paid work
+	}
 	if c.usage == 0 {
 		c.usage = c.charge
 	}
@@ -124,8 +127,8 @@ WITH v AS (
 		progress = CASE WHEN NOT j.cancel_requested AND v.status = 'succeeded' THEN 100 ELSE j.progress END,
 		error_code = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.code END,
 		error_message = CASE WHEN NOT j.cancel_requested AND v.status = 'failed' THEN v.message END,
-		credits_charged = CASE WHEN j.cancel_requested THEN 0 ELSE least(v.charge, j.credits_reserved) END,
-		usage = CASE WHEN j.cancel_requested THEN 0 ELSE v.usage END,
+		credits_charged = CASE WHEN j.cancel_requested AND v.status <> 'canceled' THEN 0 ELSE least(v.charge, j.credits_reserved) END,
+		usage = CASE WHEN j.cancel_requested AND v.status <> 'canceled' THEN 0 ELSE v.usage END,
 		parked_until = NULL, resumed = false,
 		finished_at = now(), updated_at = now()
 	FROM v

@@ -21,7 +21,9 @@ func (s *Service) finish(ctx context.Context, j Job, result any, usage int64, ru
 	// The outcome is recorded even if the worker is shutting down.
 	ctx = context.WithoutCancel(ctx)
 	if errors.Is(runErr, errCanceled) {
-		return s.complete(completion{j: j, status: StatusCanceled})
+		err := s.complete(completion{j: j, status: StatusCanceled})
+		s.cancelOutside(ctx, j)
+		return err
 	}
 	if errors.Is(runErr, errGivenBack) {
 		return runErr // Asynq has requeued the task; nothing to record

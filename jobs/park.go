@@ -95,7 +95,12 @@ func (s *Service) Wake(ctx context.Context, jobID string) (bool, error) {
 // yet (the handler has only just parked), so a refused task id is tried
 // again for a few seconds; the relay's sweep is the backstop.
 func (s *Service) resume(ctx context.Context, j Job) {
-	if err := s.enqueueTask(ctx, j); !errors.Is(err, asynq.ErrTaskIDConflict) {
+	err := s.enqueueTask(ctx, j)
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		s.log.WarnContext(ctx, "resume a parked job: enqueue failed; the relay will enqueue it", "job_id", j.ID, "err", err)
 		return
 	}
 	go func() {
@@ -161,14 +166,9 @@ func (s *Service) cancelParked(ctx context.Context, tenantID, jobID string) (boo
 	if err != nil {
 		return false, fmt.Errorf("read job %s: %w", jobID, err)
 	}
-	j, err := s.Get(ctx, tenantID, jobID)
-	if err != nil {
-		return false, err
-	}
 	if _, err := s.cancelNow(ctx, tenantID, jobID); err != nil {
 		return true, err
 	}
-	s.cancelOutside(ctx, j)
 	return true, nil
 }
 

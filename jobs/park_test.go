@@ -207,7 +207,7 @@ func fanOutKinds(childBlocks bool) []jobs.Kind {
 			if err := run.Input(&in); err != nil {
 				return nil, err
 			}
-			if childBlocks {
+			if childBlocks || in.Name == "block" {
 				<-ctx.Done()
 				return nil, ctx.Err()
 			}
@@ -348,4 +348,32 @@ func TestWakeWhileTheHandlerRunsIsNotLost(t *testing.T) {
 	if done.Status != jobs.StatusSucceeded || done.Attempt != 1 {
 		t.Fatalf("status %s attempt %d, want succeeded in attempt 1 soon after the early wake", done.Status, done.Attempt)
 	}
+}
+
+func TestCanceledParentPaysForWhatItsChildrenFinished(t *testing.T) {
+	h := setup(t, options{kinds: fanOutKinds(false)})
+	h.startWorker(4)
+	tenant := h.tenant("Halfway")
+	p := submit(t, h, tenant, "test.parent", map[string]any{"names": []string{"done", "block"}})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		kids, err := h.svc.Children(context.Background(), tenant, p.ID)
+		testkit.Must(t, "children", err)
+		if len(kids) == 2 && (kids[0].Status == jobs.StatusSucceeded || kids[1].Status == jobs.StatusSucceeded) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the quick child never finished")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	j, err := h.svc.Cancel(context.Background(), tenant, p.ID)
+	testkit.Must(t, "cancel", err)
+	h.waitFinal(10 * time.Second)
+	j, err = h.svc.Get(context.Background(), tenant, p.ID)
+	testkit.Must(t, "get parent", err)
+	if j.Status != jobs.StatusCanceled || charged(j) != 2 {
+		t.Fatalf("parent %s charged %d, want canceled and charged the finished child's 2", j.Status, charged(j))
+	}
+	h.checkLedger()
 }
