@@ -129,9 +129,10 @@ func (t *Translator) submitChildren(ctx context.Context, run *jobs.Run, f fanOut
 		}
 	}
 	reqs := make([]jobs.ChildRequest, 0, len(f.languages))
+	share := run.Job.Credits.Reserved / int64(max(len(f.languages), 1))
 	for _, lang := range f.languages {
 		reqs = append(reqs, jobs.ChildRequest{Key: lang, Kind: f.childKind, Input: languageInput{MasterID: f.master.id,
-			SiteID: f.master.siteID, Language: lang, Keep: f.keep, ParentJobID: run.Job.ID}})
+			SiteID: f.master.siteID, Language: lang, Keep: f.keep, ParentJobID: run.Job.ID, Share: &share}})
 	}
 	kids, err := run.SubmitChildren(ctx, reqs)
 	if err != nil {

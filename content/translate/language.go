@@ -70,7 +70,7 @@ func (t *Translator) translatePost(ctx context.Context, tenantID, jobID string, 
 		return languageResult{}, 0, err
 	}
 	return languageResult{Language: in.Language, TranslationID: trID, TranslatedPostID: saved.ID, Title: saved.Title},
-		credits(usage, PricePostLanguage), nil
+		credits(usage, in.shareOr(PricePostLanguage), PricePostLanguage), nil
 }
 
 // translateMedia translates the master media item's title, alt text and
@@ -100,7 +100,7 @@ func (t *Translator) translateMedia(ctx context.Context, tenantID, jobID string,
 	}
 	used := int64(0)
 	if usage.Requests > 0 {
-		used = credits(usage, PriceMediaLanguage)
+		used = credits(usage, in.shareOr(PriceMediaLanguage), PriceMediaLanguage)
 	}
 	return languageResult{Language: in.Language, TranslationID: trID, Fields: fields}, used, nil
 }

@@ -159,12 +159,19 @@ func providerFailure(err error) error {
 	return jobs.FailureFrom("translate", err, ai.IsTransient)
 }
 
-// credits converts a language's usage into credits: one per
-// tokensPerCredit tokens started, at least one, at most limit.
-func credits(u ai.CallUsage, limit int64) int64 {
+// credits converts a language's usage into credits. share is what the
+// parent reserved for the language (its price for the tenant, which the
+// cost table may change); at the default price, share is defaultPrice and
+// a credit buys tokensPerCredit tokens. The charge scales with the share:
+// at least 1 (when share > 0), at most share.
+func credits(u ai.CallUsage, share, defaultPrice int64) int64 {
+	if share <= 0 {
+		return 0
+	}
 	tokens := int64(u.PromptTokens + u.CompletionTokens)
-	n := max(1, (tokens+tokensPerCredit-1)/tokensPerCredit)
-	return min(n, limit)
+	budget := tokensPerCredit * defaultPrice // the tokens a full share buys
+	n := (tokens*share + budget - 1) / budget
+	return min(max(n, 1), share)
 }
 
 // checkKept reports, as a retryable failure, a term to keep that the

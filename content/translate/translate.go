@@ -143,6 +143,18 @@ type languageInput struct {
 	// ParentJobID is the job that asked, so a failure is recorded on the
 	// request it belongs to.
 	ParentJobID string `json:"parent_job_id"`
+	// Share is the credits the parent reserved for this language: the
+	// most it is charged.
+	Share *int64 `json:"share,omitempty"`
+}
+
+// shareOr is the language's share of the parent's reservation, or def for
+// a child submitted before shares were recorded.
+func (in languageInput) shareOr(def int64) int64 {
+	if in.Share == nil {
+		return def
+	}
+	return *in.Share
 }
 
 // requestSchema is the JSON Schema of the parents' inputs, for idKey.
