@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/kilnhq/kiln/internal/testdata"
+	"github.com/kilnhq/kiln/jobs"
 )
 
 // corpusFile reads a file of the shared corpora (see internal/testdata).
@@ -178,6 +182,7 @@ func TestPostFromURLRerunMakesOnePost(t *testing.T) {
 	j := b.expect(http.StatusAccepted, req{Method: "POST", Path: "/api/v1/sites/blog/posts/from-url", Auth: acme.Token,
 		Body: map[string]any{"url": srv.URL}}).JSON(t)
 	first := b.await(acme, j["id"].(string))
+	b.awaitTaskGone(j["id"].(string))
 	// Pretend the worker died after saving: the job is running again with
 	// a dead heartbeat, so the relay hands it to a worker once more.
 	_, err := b.db.Pool.Exec(t.Context(), `UPDATE jobs SET status = 'running', finished_at = NULL, result = NULL,
@@ -259,5 +264,25 @@ func TestPostFromPDF(t *testing.T) {
 	must(t, b.db.Pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM media), (SELECT count(*) FROM jobs)`).Scan(&mediaRows, &pdfJobs))
 	if mediaRows != 3 || pdfJobs != 4 {
 		t.Errorf("%d media and %d jobs, want 3 and 4 (the refused upload leaves nothing)", mediaRows, pdfJobs)
+	}
+}
+
+// awaitTaskGone waits until Asynq has acknowledged a job's task (the job
+// can be final in Postgres a moment before), so a new task with the same
+// id can be enqueued.
+func (b *bundle) awaitTaskGone(jobID string) {
+	b.t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client)
+	queue := jobs.QueueName(b.ns, jobs.PriorityNormal)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := insp.GetTaskInfo(queue, jobID)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("Asynq still holds the task of %s: %v", jobID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
