@@ -97,6 +97,7 @@ func generationPrompts() []settings.PromptDefault {
 	out = append(out, transform.Prompts()...)
 	// translation kinds (content/translate): append their prompts here
 	out = append(out, translate.Prompts()...)
+	out = append(out, videogen.Prompts()...)
 	return out
 }
 

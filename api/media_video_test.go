@@ -55,11 +55,13 @@ func TestVideoCompletesByProviderWebhook(t *testing.T) {
 	b.startWorker()
 	acme := b.signup("Acme Video")
 	site := b.site(acme, "films")
+	b.expect(http.StatusOK, req{Method: "PUT", Path: "/api/v1/system-prompts/media.video.generate", Auth: acme.Token,
+		Body: map[string]string{"template": "{{.Prompt}}, in watercolour"}})
 	jobID, reqID := b.videoJob(acme, site, map[string]any{"prompt": "a kiln at dawn", "duration": 4, "aspect_ratio": "9:16"})
 
 	queued, ok := b.video.Job(reqID)
-	if !ok || queued.Input["prompt"] != "a kiln at dawn" || queued.Input["aspect_ratio"] != "9:16" || queued.Webhook == "" {
-		t.Fatalf("provider got %+v, want the prompt, aspect ratio and a webhook URL", queued)
+	if !ok || queued.Input["prompt"] != "a kiln at dawn, in watercolour" || queued.Input["aspect_ratio"] != "9:16" || queued.Webhook == "" {
+		t.Fatalf("provider got %+v, want the tenant's rendered prompt, the aspect ratio and a webhook URL", queued)
 	}
 	running := b.expect(http.StatusOK, req{Method: "GET", Path: "/api/v1/jobs/" + jobID, Auth: acme.Token}).JSON(t)
 	if running["status"] != "running" {

@@ -55,6 +55,7 @@ func generationPrompts() []settings.PromptDefault {
 	out = append(out, seo.Prompts()...)
 	out = append(out, transform.Prompts()...)
 	out = append(out, translate.Prompts()...)
+	out = append(out, videogen.Prompts()...)
 	return out
 }
 

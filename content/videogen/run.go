@@ -81,6 +81,12 @@ func (s *Service) submit(ctx context.Context, r *jobs.Run, client *video.Client,
 			return err
 		}
 	}
+	prompt, err := s.settings.Render(ctx, r.Job.TenantID, PromptType,
+		map[string]any{"Prompt": in.Prompt, "Duration": in.Duration, "AspectRatio": in.AspectRatio})
+	if err != nil {
+		return jobs.FailureFrom("render the video prompt", err, isUnavailable)
+	}
+	in.Prompt = prompt
 	// The site must exist before the provider is paid for a video.
 	if _, err := s.content.GetSite(ctx, r.Job.TenantID, *r.Job.SiteID); err != nil {
 		return jobs.FailureFrom("read the job's site", err, isUnavailable)
