@@ -393,3 +393,27 @@ func TestRestore(t *testing.T) {
 		t.Error("a refused restore recorded a revision")
 	}
 }
+
+func TestAnEditDuringTheTransformIsKept(t *testing.T) {
+	f := newFixture(t, false)
+	j, err := f.submit(map[string]any{"preset": "rewrite"})
+	testkit.Must(t, "submit", err)
+	newBody := strings.TrimSpace(rewrite(body, "Model:"))
+	// The model's answer is recorded but not yet applied when the user edits the post.
+	_, err = f.db.Pool.Exec(context.Background(), `INSERT INTO post_revisions (id, tenant_id, site_id, post_id, kind, job_id, note,
+		title, body_markdown, body_html, new_body_markdown, new_body_html, prompt_tokens, completion_tokens)
+		VALUES ('rev_01jeditediteditedit0000000', $1, $2, $3, 'transform', $4, 'preset rewrite', $5, $6, '', $7, $8, 900, 600)`,
+		f.tenant, f.site, f.post.ID, j.ID, f.post.Title, body, newBody, transform.RenderHTML(newBody))
+	testkit.Must(t, "insert the revision", err)
+	edited := body + "\n\nA paragraph the user added."
+	_, err = f.content.UpdatePost(context.Background(), f.tenant, f.site, f.post.ID, content.PostInput{BodyMarkdown: &edited})
+	testkit.Must(t, "edit the post", err)
+	f.startWorker()
+	j = f.wait(j)
+	if j.Status != jobs.StatusFailed || j.Error == nil || j.Error.Code != transform.CodePostEdited || *j.Credits.Charged != 0 {
+		t.Fatalf("job %s %+v charged %v, want failed post_edited with nothing charged", j.Status, j.Error, *j.Credits.Charged)
+	}
+	if got := f.currentPost().BodyMarkdown; got != edited {
+		t.Errorf("body %q, want the user's edit kept", got)
+	}
+}

@@ -134,8 +134,19 @@ func (r *Revisions) get(ctx context.Context, where string, args ...any) (Revisio
 }
 
 // apply writes the revision's new body into its post, then marks it
-// applied. Applying twice writes the same body twice.
+// applied. Applying twice writes the same body twice. A post edited since
+// the revision was made (its body is neither the one the revision started
+// from nor its new one) is left as it is: the change fails post_edited
+// instead of overwriting the edit.
 func (r *Revisions) apply(ctx context.Context, rev Revision) (content.Post, error) {
+	current, err := r.content.GetPost(ctx, rev.tenantID, rev.SiteID, rev.PostID)
+	if err != nil {
+		return content.Post{}, err
+	}
+	if current.BodyMarkdown != rev.BodyMarkdown && current.BodyMarkdown != rev.newMarkdown {
+		return content.Post{}, problem.New(problem.Conflict, CodePostEdited,
+			"the post was edited while it was being changed; its edit is kept: run the change again on the new body")
+	}
 	post, err := r.content.UpdatePost(ctx, rev.tenantID, rev.SiteID, rev.PostID,
 		content.PostInput{BodyMarkdown: &rev.newMarkdown, BodyHTML: &rev.newHTML})
 	if err != nil {

@@ -42,6 +42,9 @@ const (
 	// CodePostChanged: the post grew past what the job reserved for
 	// between submit and run.
 	CodePostChanged = "post_changed"
+	// CodePostEdited: the post was edited while the model worked; the edit
+	// is kept and the transform is not applied.
+	CodePostEdited = "post_edited"
 )
 
 // Service runs post.transform over the tenant's posts and settings.
