@@ -101,13 +101,20 @@ func (in *Ingester) OpenPDFMedia(ctx context.Context, tenantID, mediaID string) 
 
 // ExtractPDF extracts the PDF read from r (which it closes) in a child
 // process (a bad file can crash or hang only that), within the configured
-// limits. Its errors are job failures with the pdf_* codes.
+// limits, waiting for one of MaxExtractions slots. Its errors are job
+// failures with the pdf_* codes.
 func (in *Ingester) ExtractPDF(ctx context.Context, r io.ReadCloser, progress func(page, total int)) (pdftext.Document, error) {
 	path, err := spool(r)
 	if err != nil {
 		return pdftext.Document{}, err
 	}
 	defer os.Remove(path)
+	select { // one extraction per CPU at once: each is a CPU-bound child process
+	case in.slots <- struct{}{}:
+		defer func() { <-in.slots }()
+	case <-ctx.Done():
+		return pdftext.Document{}, ctx.Err()
+	}
 	doc, err := pdftext.ExtractIsolated(ctx, path, in.cfg.PDF, progress)
 	if err != nil {
 		return doc, pdfFailure(ctx, err)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/kilnhq/kiln/content"
@@ -32,6 +33,9 @@ type Config struct {
 	Egress egress.Config
 	// PDF limits pages, bytes and time of one extraction.
 	PDF pdftext.Limits
+	// MaxExtractions is how many PDF extractions (child processes) run at
+	// once in this process; more wait. Zero means one per CPU.
+	MaxExtractions int
 }
 
 // Ingester runs the kinds.
@@ -40,6 +44,8 @@ type Ingester struct {
 	content *content.Service
 	client  *egress.Client
 	log     *slog.Logger
+	// slots holds one token per running PDF extraction.
+	slots chan struct{}
 }
 
 // New returns the ingester over the content service.
@@ -53,7 +59,11 @@ func New(c *content.Service, log *slog.Logger, cfg Config) *Ingester {
 	if cfg.Egress.Timeout <= 0 {
 		cfg.Egress.Timeout = 30 * time.Second
 	}
-	return &Ingester{cfg: cfg, content: c, client: egress.New(cfg.Egress), log: log}
+	if cfg.MaxExtractions <= 0 {
+		cfg.MaxExtractions = runtime.NumCPU()
+	}
+	return &Ingester{cfg: cfg, content: c, client: egress.New(cfg.Egress), log: log,
+		slots: make(chan struct{}, cfg.MaxExtractions)}
 }
 
 // Egress returns the client pages are fetched with, for checking a URL

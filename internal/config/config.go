@@ -151,7 +151,7 @@ func Vars() []Var {
 		{"KILN_LOG_LEVEL", "info", "debug, info, warn or error."},
 		{"KILN_DEV_DIR", ".kiln", "Where `kiln dev` keeps its generated JWT secret and encryption key."},
 		{"KILN_SHUTDOWN_GRACE", "30s", "How long running requests and jobs may take to finish on SIGTERM."},
-		{"KILN_WORKER_CONCURRENCY", "50", "Jobs one worker process runs at once (AI jobs mostly wait on providers)."},
+		{"KILN_WORKER_CONCURRENCY", "200", "Jobs one worker process runs at once: AI jobs mostly wait on providers (capped per host by KILN_PROVIDER_CONCURRENCY), and CPU-heavy steps such as PDF extraction take a slot per core."},
 		{"KILN_WORKER_POLL_INTERVAL", "10ms", "How often an idle worker looks at empty queues; bounds how fast a new job starts."},
 		{"KILN_NAMESPACE", "", "Prefix of queue names and Redis channels, to share one Redis between installations."},
 		{"KILN_SIGNUP_CREDITS", "100", "Credits granted to every new tenant."},
