@@ -86,7 +86,7 @@ func newFixture(t *testing.T, noProvider bool) *fixture {
 	site, err := f.content.CreateSite(ctx, f.tenant, content.SiteInput{Name: &name, Slug: &slug})
 	testkit.Must(t, "site", err)
 	f.site = site.ID
-	title, md, html := "Sourdough at home", body, transform.RenderHTML(body)
+	title, md, html := "Sourdough at home", body, render(t, body)
 	f.post, err = f.content.CreatePost(ctx, f.tenant, f.site, content.PostInput{Title: &title, BodyMarkdown: &md, BodyHTML: &html})
 	testkit.Must(t, "post", err)
 	t.Cleanup(func() { testkit.CheckLedger(t, db.Pool) })
@@ -308,7 +308,7 @@ func TestRerunAfterACrash(t *testing.T) {
 				title, body_markdown, body_html, new_body_markdown, new_body_html, prompt_tokens, completion_tokens, applied_at)
 				VALUES ('rev_01jcrashcrashcrashcrash000', $1, $2, $3, 'transform', $4, 'preset rewrite', $5, $6, '', $7, $8, 900, 600,
 				CASE WHEN $9 THEN now() END)`,
-				f.tenant, f.site, f.post.ID, j.ID, f.post.Title, body, newBody, transform.RenderHTML(newBody), applied)
+				f.tenant, f.site, f.post.ID, j.ID, f.post.Title, body, newBody, render(t, newBody), applied)
 			testkit.Must(t, "insert the revision of the earlier run", err)
 			if applied {
 				_, err = f.content.UpdatePost(context.Background(), f.tenant, f.site, f.post.ID, content.PostInput{BodyMarkdown: &newBody})
@@ -403,7 +403,7 @@ func TestAnEditDuringTheTransformIsKept(t *testing.T) {
 	_, err = f.db.Pool.Exec(context.Background(), `INSERT INTO post_revisions (id, tenant_id, site_id, post_id, kind, job_id, note,
 		title, body_markdown, body_html, new_body_markdown, new_body_html, prompt_tokens, completion_tokens)
 		VALUES ('rev_01jeditediteditedit0000000', $1, $2, $3, 'transform', $4, 'preset rewrite', $5, $6, '', $7, $8, 900, 600)`,
-		f.tenant, f.site, f.post.ID, j.ID, f.post.Title, body, newBody, transform.RenderHTML(newBody))
+		f.tenant, f.site, f.post.ID, j.ID, f.post.Title, body, newBody, render(t, newBody))
 	testkit.Must(t, "insert the revision", err)
 	edited := body + "\n\nA paragraph the user added."
 	_, err = f.content.UpdatePost(context.Background(), f.tenant, f.site, f.post.ID, content.PostInput{BodyMarkdown: &edited})
@@ -416,4 +416,12 @@ func TestAnEditDuringTheTransformIsKept(t *testing.T) {
 	if got := f.currentPost().BodyMarkdown; got != edited {
 		t.Errorf("body %q, want the user's edit kept", got)
 	}
+}
+
+// render is content.RenderMarkdown, failing the test on error.
+func render(t *testing.T, md string) string {
+	t.Helper()
+	html, err := content.RenderMarkdown(md)
+	testkit.Must(t, "render markdown", err)
+	return html
 }

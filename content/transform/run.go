@@ -86,8 +86,12 @@ func (s *Service) transform(ctx context.Context, run *jobs.Run, in Input) (Revis
 	if err != nil {
 		return Revision{}, err
 	}
+	html, err := content.RenderMarkdown(body)
+	if err != nil {
+		return Revision{}, err
+	}
 	return s.revisions.record(ctx, run.Job.TenantID, change{post: post, kind: RevisionTransform, note: noteOf(in),
-		jobID: run.Job.ID, newMarkdown: body, newHTML: RenderHTML(body),
+		jobID: run.Job.ID, newMarkdown: body, newHTML: html,
 		promptTokens: res.Usage.PromptTokens, compTokens: res.Usage.CompletionTokens})
 }
 

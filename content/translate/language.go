@@ -294,7 +294,11 @@ func (t *Translator) savePost(ctx context.Context, m master, jobID, lang string,
 // reports the latter.
 func (t *Translator) writePost(ctx context.Context, m master, jobID, existing, lang string, post content.Post, tr map[string]string) (content.Post, bool, error) {
 	title, body, excerpt := tr["title"], tr["body"], tr["excerpt"]
-	in := content.PostInput{Title: &title, BodyMarkdown: &body, Excerpt: &excerpt, Language: &lang,
+	html, err := content.RenderMarkdown(body)
+	if err != nil {
+		return content.Post{}, false, err
+	}
+	in := content.PostInput{Title: &title, BodyMarkdown: &body, BodyHTML: &html, Excerpt: &excerpt, Language: &lang,
 		Author: &post.Author, LeadImage: &post.LeadImage, Tags: &post.Tags}
 	if existing != "" {
 		saved, err := t.content.ReplacePostContent(ctx, m.tenantID, existing, in)

@@ -124,6 +124,11 @@ func TestTranslatePost(t *testing.T) {
 	if got.BodyMarkdown != back {
 		t.Errorf("body:\n%s\nwant\n%s", got.BodyMarkdown, back)
 	}
+	for _, part := range []string{"<h2>«de» Install</h2>", `href="https://kiln.dev/guide"`, "<pre><code>kiln dev --port 8080", "<li>«de» Submit a job</li>"} {
+		if !strings.Contains(got.BodyHTML, part) { // rendered from the translation, then sanitised as every body_html is
+			t.Errorf("body_html lacks %q:\n%s", part, got.BodyHTML)
+		}
+	}
 	for _, kept := range []string{"```sh\nkiln dev --port 8080\n```", "](https://kiln.dev/guide)", "`kiln`",
 		"(https://kiln.dev/console.png)", "<https://kiln.dev/jobs>", "## «de» Install", "1. «de» Submit a job"} {
 		if !strings.Contains(got.BodyMarkdown, kept) {
