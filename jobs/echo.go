@@ -99,13 +99,16 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// strictDecode decodes a kind's input, refusing unknown fields and wrong
-// types with a field-level problem.
 // StrictDecode decodes a kind's input into v, refusing unknown fields, and
-// answers a field error on input when it does not fit.
+// answers a field error on input when it does not fit. An empty input is
+// the empty object.
 func StrictDecode(raw json.RawMessage, v any) error { return strictDecode(raw, v) }
 
+// strictDecode is StrictDecode.
 func strictDecode(raw json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = json.RawMessage(`{}`)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

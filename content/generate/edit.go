@@ -48,7 +48,7 @@ func (g *Generator) editKind() jobs.Kind {
 
 func validateEdit(raw json.RawMessage) (json.RawMessage, error) {
 	var in EditInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	in.MediaID, in.Instruction = strings.TrimSpace(in.MediaID), strings.TrimSpace(in.Instruction)

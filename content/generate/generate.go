@@ -116,14 +116,6 @@ func handler(fn handlerFunc) jobs.Handler {
 	return func(ctx context.Context, r *jobs.Run) (any, error) { return fn(ctx, r.Job, r) }
 }
 
-// decodeStrict decodes a kind's input, refusing unknown fields.
-func decodeStrict(raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		raw = json.RawMessage(`{}`)
-	}
-	return jobs.StrictDecode(raw, v)
-}
-
 // siteOf returns the job's site, which every kind needs.
 func siteOf(j jobs.Job) (string, error) {
 	if j.SiteID == nil || *j.SiteID == "" {

@@ -89,7 +89,7 @@ func (g *Generator) require(caps ...ai.Capability) func(context.Context, string,
 
 func validateImage(raw json.RawMessage) (json.RawMessage, error) {
 	var in ImageInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	in.Prompt, in.Style, in.Size = strings.TrimSpace(in.Prompt), strings.TrimSpace(in.Style), strings.TrimSpace(in.Size)

@@ -68,7 +68,7 @@ func (g *Generator) metadataKind() jobs.Kind {
 
 func validateMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	var in MetadataInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	in.MediaID, in.Language = strings.TrimSpace(in.MediaID), strings.TrimSpace(in.Language)

@@ -89,7 +89,7 @@ func (g *Generator) speechKind() jobs.Kind {
 
 func validateSpeech(raw json.RawMessage) (json.RawMessage, error) {
 	var in SpeechInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	in.Text, in.Voice, in.Format = strings.TrimSpace(in.Text), strings.TrimSpace(in.Voice), strings.ToLower(strings.TrimSpace(in.Format))

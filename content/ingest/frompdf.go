@@ -40,7 +40,7 @@ func (in *Ingester) fromPDFKind() jobs.Kind {
 
 func validateFromPDF(raw json.RawMessage) (json.RawMessage, error) {
 	var in FromPDFInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	var f problem.FieldErrors

@@ -45,7 +45,7 @@ func (in *Ingester) fromURLKind() jobs.Kind {
 
 func validateFromURL(raw json.RawMessage) (json.RawMessage, error) {
 	var in FromURLInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	var f problem.FieldErrors

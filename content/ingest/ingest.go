@@ -7,7 +7,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -73,17 +72,6 @@ func (in *Ingester) Egress() *egress.Client { return in.client }
 // Kinds returns the kinds to register.
 func (in *Ingester) Kinds() []jobs.Kind {
 	return []jobs.Kind{in.fromURLKind(), in.fromPDFKind()}
-}
-
-// decodeStrict decodes a kind's input, refusing unknown fields.
-func decodeStrict(raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		raw = json.RawMessage(`{}`)
-	}
-	if err := jobs.StrictDecode(raw, v); err != nil {
-		return err
-	}
-	return nil
 }
 
 // Options are what a caller may choose about the post a kind makes.

@@ -82,7 +82,7 @@ func (s *Service) analyzeKind() jobs.Kind {
 
 func validateAnalyze(raw json.RawMessage) (json.RawMessage, error) {
 	var in AnalyzeInput
-	if err := decode(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	var f problem.FieldErrors

@@ -104,7 +104,7 @@ func (s *Service) generateKind() jobs.Kind {
 
 func validateGenerate(raw json.RawMessage) (json.RawMessage, error) {
 	var in GenerateInput
-	if err := decode(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	var f problem.FieldErrors

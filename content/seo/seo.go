@@ -12,7 +12,6 @@ package seo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -222,14 +221,6 @@ func (s *Service) coverPost(ctx context.Context, tenantID, postID string, postCh
 		return f.Err()
 	}
 	return nil
-}
-
-// decode decodes a kind's input strictly.
-func decode(raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		raw = json.RawMessage(`{}`)
-	}
-	return jobs.StrictDecode(raw, v)
 }
 
 // kindTimeout bounds a job: two model calls with the provider's retries.

@@ -232,17 +232,9 @@ var languageSchema = json.RawMessage(`{"type":"object","required":["master_id","
 	"additionalProperties":false,"properties":{"master_id":{"type":"string"},"site_id":{"type":"string"},
 	"language":{"type":"string"},"keep":{"type":"array","items":{"type":"string"}},"parent_job_id":{"type":"string"}}}`)
 
-// decodeStrict decodes a kind's input, refusing unknown fields.
-func decodeStrict(raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		raw = json.RawMessage(`{}`)
-	}
-	return jobs.StrictDecode(raw, v)
-}
-
 func validatePostInput(raw json.RawMessage) (json.RawMessage, error) {
 	var in PostInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	req, err := in.Request.Check("")
@@ -260,7 +252,7 @@ func validatePostInput(raw json.RawMessage) (json.RawMessage, error) {
 
 func validateMediaInput(raw json.RawMessage) (json.RawMessage, error) {
 	var in MediaInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	req, err := in.Request.Check("")
@@ -278,7 +270,7 @@ func validateMediaInput(raw json.RawMessage) (json.RawMessage, error) {
 
 func validateLanguageInput(raw json.RawMessage) (json.RawMessage, error) {
 	var in languageInput
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := jobs.StrictDecode(raw, &in); err != nil {
 		return nil, err
 	}
 	var f problem.FieldErrors
