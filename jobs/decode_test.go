@@ -25,7 +25,7 @@ func TestStrictDecode(t *testing.T) {
 	for _, tt := range tests {
 		var in input
 		err := jobs.StrictDecode(json.RawMessage(tt.raw), &in)
-		if (err != nil) != tt.wantErr || in.Name != tt.want {
+		if (err != nil) != tt.wantErr || (!tt.wantErr && in.Name != tt.want) {
 			t.Errorf("StrictDecode(%q): %+v, %v; want name %q, error %v", tt.raw, in, err, tt.want, tt.wantErr)
 		}
 	}
