@@ -30,3 +30,14 @@ func TestNewIsPrefixedUniqueAndTimeOrdered(t *testing.T) {
 		t.Fatal("HasPrefix accepted an id of the wrong length")
 	}
 }
+
+func TestIdsMadeInOneMillisecondKeepTheirOrder(t *testing.T) {
+	prev := New("post")
+	for range 10000 { // far more than one millisecond holds
+		id := New("post")
+		if id <= prev {
+			t.Fatalf("id %q made after %q sorts before it", id, prev)
+		}
+		prev = id
+	}
+}
