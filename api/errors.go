@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,4 +150,18 @@ func jsonType(goKind string) string {
 		return "an object"
 	}
 	return "a number"
+}
+
+// bindOptionalJSON decodes the body into dst like bindJSON, but an empty
+// body leaves dst as it is.
+func bindOptionalJSON(c *gin.Context, dst any) error {
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(raw))
+	return bindJSON(c, dst)
 }

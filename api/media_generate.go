@@ -74,11 +74,9 @@ func (s *Server) generateMediaMetadata(c *gin.Context) {
 		return
 	}
 	var body generateMetadataRequest
-	if c.Request.ContentLength != 0 {
-		if err := bindJSON(c, &body); err != nil {
-			s.fail(c, err)
-			return
-		}
+	if err := bindOptionalJSON(c, &body); err != nil {
+		s.fail(c, err)
+		return
 	}
 	input, _ := json.Marshal(generate.MetadataInput{MediaID: m.ID, Language: body.Language})
 	s.accept(c, s.sourceJob(c, site, generate.KindMetadata, input, body.jobOptions))

@@ -215,12 +215,12 @@ func (s *Server) routes() {
 	in.POST("/sites/:site/media/:id/generate-metadata", editor, s.idempotent, s.generateMediaMetadata)
 	in.GET("/sites/:site/media/:id/image-versions", viewer, s.listImageVersions)
 	// Translations (content/translate): translate and sync submit a job.
-	in.POST("/sites/:site/translations/posts/:id/translate", editor, s.idempotent, s.translatePost)
-	in.GET("/sites/:site/translations/posts/:id", viewer, s.listPostTranslations)
-	in.POST("/sites/:site/translations/posts/:id/sync-translations", editor, s.idempotent, s.syncPostTranslations)
-	in.POST("/sites/:site/translations/media/:id/translate", editor, s.idempotent, s.translateMedia)
-	in.GET("/sites/:site/translations/media/:id", viewer, s.listMediaTranslations)
-	in.POST("/sites/:site/translations/media/:id/sync-translations", editor, s.idempotent, s.syncMediaTranslations)
+	in.POST("/sites/:site/translations/posts/:id/translate", editor, s.idempotent, s.translate(s.postMaster))
+	in.GET("/sites/:site/translations/posts/:id", viewer, s.listTranslations(s.postMaster))
+	in.POST("/sites/:site/translations/posts/:id/sync-translations", editor, s.idempotent, s.syncTranslations(s.postMaster))
+	in.POST("/sites/:site/translations/media/:id/translate", editor, s.idempotent, s.translate(s.mediaMaster))
+	in.GET("/sites/:site/translations/media/:id", viewer, s.listTranslations(s.mediaMaster))
+	in.POST("/sites/:site/translations/media/:id/sync-translations", editor, s.idempotent, s.syncTranslations(s.mediaMaster))
 
 	in.GET("/job-kinds", viewer, s.listJobKinds)
 	in.POST("/jobs", editor, s.idempotent, s.submitJob)

@@ -1,13 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kilnhq/kiln/content"
 	"github.com/kilnhq/kiln/content/translate"
 	"github.com/kilnhq/kiln/internal/pg"
 )
@@ -40,130 +40,116 @@ type upToDate struct {
 
 func (s *Server) translations() *translate.Store { return translate.NewStore(s.db) }
 
-func (s *Server) translatePost(c *gin.Context) {
+// translationMaster is what a translation route works on: the post or
+// media item named by the route, with how its requests are checked and
+// which kind translates it.
+type translationMaster struct {
+	site      content.Site
+	id        string
+	updatedAt time.Time
+	kind      string
+	// check validates a request for this master; input is its job input.
+	check func(translate.Request) (translate.Request, error)
+	input func(translate.Request) json.RawMessage
+}
+
+// masterOf reads a route's master; it answers the error and reports false
+// when there is none.
+type masterOf func(c *gin.Context) (translationMaster, bool)
+
+// postMaster is the post of /translations/posts/{id}.
+func (s *Server) postMaster(c *gin.Context) (translationMaster, bool) {
 	site, ok := s.siteOf(c)
 	if !ok {
-		return
+		return translationMaster{}, false
 	}
 	post, err := s.content.GetPost(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
-		return
+		return translationMaster{}, false
 	}
-	var body translateRequest
-	if err := bindJSON(c, &body); err != nil {
-		s.fail(c, err)
-		return
-	}
-	req, err := s.translations().CheckPost(c.Request.Context(), caller(c).TenantID, post, body.Request)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	input, _ := json.Marshal(translate.PostInput{PostID: post.ID, Request: req})
-	s.accept(c, s.sourceJob(c, site, translate.KindPost, input, body.jobOptions))
+	return translationMaster{site: site, id: post.ID, updatedAt: post.UpdatedAt, kind: translate.KindPost,
+		check: func(r translate.Request) (translate.Request, error) {
+			return s.translations().CheckPost(c.Request.Context(), caller(c).TenantID, post, r)
+		},
+		input: func(r translate.Request) json.RawMessage {
+			raw, _ := json.Marshal(translate.PostInput{PostID: post.ID, Request: r})
+			return raw
+		}}, true
 }
 
-func (s *Server) translateMedia(c *gin.Context) {
+// mediaMaster is the media item of /translations/media/{id}.
+func (s *Server) mediaMaster(c *gin.Context) (translationMaster, bool) {
 	site, ok := s.siteOf(c)
 	if !ok {
-		return
+		return translationMaster{}, false
 	}
 	m, err := s.content.GetMedia(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
-		return
+		return translationMaster{}, false
 	}
-	var body translateRequest
-	if err := bindJSON(c, &body); err != nil {
-		s.fail(c, err)
-		return
-	}
-	req, err := translate.CheckMedia(m, site.Language, body.Request)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	input, _ := json.Marshal(translate.MediaInput{MediaID: m.ID, Request: req})
-	s.accept(c, s.sourceJob(c, site, translate.KindMedia, input, body.jobOptions))
+	return translationMaster{site: site, id: m.ID, updatedAt: m.UpdatedAt, kind: translate.KindMedia,
+		check: func(r translate.Request) (translate.Request, error) { return translate.CheckMedia(m, site.Language, r) },
+		input: func(r translate.Request) json.RawMessage {
+			raw, _ := json.Marshal(translate.MediaInput{MediaID: m.ID, Request: r})
+			return raw
+		}}, true
 }
 
-func (s *Server) listPostTranslations(c *gin.Context) {
-	site, ok := s.siteOf(c)
-	if !ok {
-		return
+// translate submits the translation of the route's master.
+func (s *Server) translate(of masterOf) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m, ok := of(c)
+		if !ok {
+			return
+		}
+		var body translateRequest
+		if err := bindJSON(c, &body); err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.submitTranslation(c, m, body.Request, body.jobOptions)
 	}
-	post, err := s.content.GetPost(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	listed(s, func(c *gin.Context, page pg.Page) ([]translate.Translation, string, error) {
-		return s.translations().List(c.Request.Context(), caller(c).TenantID, post.ID, post.UpdatedAt, page)
-	})(c)
 }
 
-func (s *Server) listMediaTranslations(c *gin.Context) {
-	site, ok := s.siteOf(c)
-	if !ok {
-		return
+// listTranslations lists the route's master's translations.
+func (s *Server) listTranslations(of masterOf) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m, ok := of(c)
+		if !ok {
+			return
+		}
+		listed(s, func(c *gin.Context, page pg.Page) ([]translate.Translation, string, error) {
+			return s.translations().List(c.Request.Context(), caller(c).TenantID, m.id, m.updatedAt, page)
+		})(c)
 	}
-	m, err := s.content.GetMedia(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	listed(s, func(c *gin.Context, page pg.Page) ([]translate.Translation, string, error) {
-		return s.translations().List(c.Request.Context(), caller(c).TenantID, m.ID, m.UpdatedAt, page)
-	})(c)
 }
 
-func (s *Server) syncPostTranslations(c *gin.Context) {
-	site, ok := s.siteOf(c)
-	if !ok {
-		return
+// syncTranslations re-translates the route's master's stale translations.
+func (s *Server) syncTranslations(of masterOf) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m, ok := of(c)
+		if !ok {
+			return
+		}
+		req, opts, ok := s.staleRequest(c, m.id, func() ([]string, []string, error) {
+			return s.translations().Stale(c.Request.Context(), caller(c).TenantID, m.id, m.updatedAt)
+		})
+		if ok {
+			s.submitTranslation(c, m, req, opts)
+		}
 	}
-	post, err := s.content.GetPost(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	req, opts, ok := s.staleRequest(c, post.ID, func() ([]string, []string, error) {
-		return s.translations().Stale(c.Request.Context(), caller(c).TenantID, post.ID, post.UpdatedAt)
-	})
-	if !ok {
-		return
-	}
-	if req, err = s.translations().CheckPost(c.Request.Context(), caller(c).TenantID, post, req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	input, _ := json.Marshal(translate.PostInput{PostID: post.ID, Request: req})
-	s.accept(c, s.sourceJob(c, site, translate.KindPost, input, opts))
 }
 
-func (s *Server) syncMediaTranslations(c *gin.Context) {
-	site, ok := s.siteOf(c)
-	if !ok {
-		return
-	}
-	m, err := s.content.GetMedia(c.Request.Context(), caller(c).TenantID, site.ID, c.Param("id"))
+// submitTranslation checks req for m and submits its job.
+func (s *Server) submitTranslation(c *gin.Context, m translationMaster, req translate.Request, opts jobOptions) {
+	req, err := m.check(req)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	req, opts, ok := s.staleRequest(c, m.ID, func() ([]string, []string, error) {
-		return s.translations().Stale(c.Request.Context(), caller(c).TenantID, m.ID, m.UpdatedAt)
-	})
-	if !ok {
-		return
-	}
-	if req, err = translate.CheckMedia(m, site.Language, req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	input, _ := json.Marshal(translate.MediaInput{MediaID: m.ID, Request: req})
-	s.accept(c, s.sourceJob(c, site, translate.KindMedia, input, opts))
+	s.accept(c, s.sourceJob(c, m.site, m.kind, m.input(req), opts))
 }
 
 // staleRequest reads the optional sync body and finds the stale
@@ -189,18 +175,4 @@ func (s *Server) staleRequest(c *gin.Context, masterID string, stale func() ([]s
 		keep = *body.Keep
 	}
 	return translate.Request{TargetLanguages: langs, Keep: keep}, body.jobOptions, true
-}
-
-// bindOptionalJSON decodes the body into dst like bindJSON, but an empty
-// body leaves dst as it is.
-func bindOptionalJSON(c *gin.Context, dst any) error {
-	raw, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(raw))
-	return bindJSON(c, dst)
 }
