@@ -234,37 +234,31 @@ var languageSchema = json.RawMessage(`{"type":"object","required":["master_id","
 
 func validatePostInput(raw json.RawMessage) (json.RawMessage, error) {
 	var in PostInput
-	if err := jobs.StrictDecode(raw, &in); err != nil {
-		return nil, err
-	}
-	req, err := in.Request.Check("")
-	var f problem.FieldErrors
-	if p, ok := problem.As(err); ok {
-		f = p.Fields
-	}
-	f.Check(!ids.HasPrefix(in.PostID, "post"), "post_id", "is required: the id of the post to translate (post_…)")
-	if err := f.Err(); err != nil {
-		return nil, err
-	}
-	in.Request = req
-	return json.Marshal(in)
+	return validateParent(raw, &in, &in.Request, &in.PostID, "post", "post_id", "post")
 }
 
 func validateMediaInput(raw json.RawMessage) (json.RawMessage, error) {
 	var in MediaInput
-	if err := jobs.StrictDecode(raw, &in); err != nil {
+	return validateParent(raw, &in, &in.Request, &in.MediaID, "med", "media_id", "media item")
+}
+
+// validateParent decodes a parent's input into in, checks its request
+// (req, inside in) and its master's id (id, inside in: prefix, field and
+// noun name it), and returns the normalised input.
+func validateParent(raw json.RawMessage, in any, req *Request, id *string, prefix, field, noun string) (json.RawMessage, error) {
+	if err := jobs.StrictDecode(raw, in); err != nil {
 		return nil, err
 	}
-	req, err := in.Request.Check("")
+	checked, err := req.Check("")
 	var f problem.FieldErrors
 	if p, ok := problem.As(err); ok {
 		f = p.Fields
 	}
-	f.Check(!ids.HasPrefix(in.MediaID, "med"), "media_id", "is required: the id of the media item to translate (med_…)")
+	f.Check(!ids.HasPrefix(*id, prefix), field, fmt.Sprintf("is required: the id of the %s to translate (%s_…)", noun, prefix))
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
-	in.Request = req
+	*req = checked
 	return json.Marshal(in)
 }
 
