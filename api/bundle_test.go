@@ -116,7 +116,7 @@ func setupWith(t *testing.T, opts bundleOptions, edit ...func(*api.Config)) *bun
 	kinds.Register(sleeperKind())
 	ingester := ingest.New(contents, log, ingest.Config{Egress: egress.Config{Allow: loopback.Allow, Timeout: 2 * time.Second},
 		PDF: pdftext.Limits{Timeout: 20 * time.Second}})
-	gen := newGenDeps(t, opts, db, contents, store, out, log)
+	gen := newGenDeps(t, opts, db, contents, out, log)
 	ragSvc := newRAG(t, db, log, gen)
 	for _, k := range append(ingester.Kinds(), indexing.New(ragSvc, contents, ingester, store, log).Kinds()...) {
 		kinds.Register(k)
@@ -141,8 +141,8 @@ func setupWith(t *testing.T, opts bundleOptions, edit ...func(*api.Config)) *bun
 	}
 	s := api.New(cfg, log, api.Deps{DB: db.Pool, Redis: rd.Client, Identity: ids, Content: contents,
 		Jobs: engine, Idempotency: idempotency.New(db.Pool), Metrics: m, Webhooks: hooks, Egress: out, RAG: ragSvc, Files: store,
-		Settings: gen.settings, Video: gen.videoGen})
-	gen.videoGen.SetEngine(engine)
+		Settings: gen.settings, Video: gen.set.Video})
+	gen.set.Video.SetEngine(engine)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	gen.webhookBase.Store(srv.URL)

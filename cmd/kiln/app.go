@@ -120,7 +120,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		TenantMaxActive: cfg.TenantMaxActive, RelayInterval: cfg.RelayInterval, Metrics: m,
 		CheckWebhook: func(ctx context.Context, u string) error { return webhooks.CheckURL(ctx, out, u) },
 	}, kinds(cfg, contents, ragSvc, store, gen, log))
-	gen.video.SetEngine(engine)
+	gen.set.Video.SetEngine(engine)
 	ids.OnTenantCreated(func(ctx context.Context, tx pgx.Tx, t identity.Tenant) error {
 		return engine.OpenAccount(ctx, tx, t.ID)
 	})
@@ -128,7 +128,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		SecretOverlap: cfg.WebhookSecretOverlap, Egress: egress.Config{Allow: cfg.EgressAllow}})
 	return &app{cfg: cfg, log: log, db: db, redis: rdb, asynq: aopt, identity: ids,
 		content: contents, store: store, jobs: engine, egress: out, rag: ragSvc, idem: idempotency.New(db), metrics: m,
-		webhooks: hooks, settings: gen.settings, video: gen.video}, nil
+		webhooks: hooks, settings: gen.settings, video: gen.set.Video}, nil
 }
 
 // kinds registers every job kind this build runs.
