@@ -81,6 +81,9 @@ type bundleOptions struct {
 	// videoPoll is how often video jobs poll their provider (200 ms when
 	// zero); a long one leaves completion to the provider's webhook.
 	videoPoll time.Duration
+	// videoMaxWait and videoRequestTimeout shorten the video provider's
+	// limits (videogen's defaults when zero).
+	videoMaxWait, videoRequestTimeout time.Duration
 }
 
 // setup starts an API server for t; edit adjusts its configuration.

@@ -59,6 +59,7 @@ func newGenDeps(t *testing.T, opts bundleOptions, db *testkit.DB, c *content.Ser
 	g.videoHooks.Store(true)
 	g.set, err = generation.New(db.Pool, c, s, log, generation.Config{Video: videogen.Config{
 		PollInterval: cmp.Or(opts.videoPoll, 200*time.Millisecond), JWKSURL: g.video.JWKSURL(), HTTPClient: out.HTTPClient(),
+		MaxWait: opts.videoMaxWait, RequestTimeout: opts.videoRequestTimeout,
 		WebhookURL: func(provider string) string {
 			if base := g.webhookBase.Load().(string); base != "" && g.videoHooks.Load() {
 				return base + "/api/v1/providers/" + provider + "/webhook"

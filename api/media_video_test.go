@@ -192,3 +192,51 @@ func TestVideoRequestsAreCheckedAtTheDoor(t *testing.T) {
 		t.Errorf("unknown provider answered %d, want 404", res.Status)
 	}
 }
+
+// TestVideoSubmitWithoutAnAnswerIsNotRepeated: a submit whose answer never
+// comes may have been queued (and billed) by the provider, so the job
+// fails provider_submit_lost instead of submitting a second time.
+func TestVideoSubmitWithoutAnAnswerIsNotRepeated(t *testing.T) {
+	b := setupWith(t, bundleOptions{videoRequestTimeout: 200 * time.Millisecond})
+	b.video.Delay(aitest.QueueSubmit, 2*time.Second)
+	b.startWorker()
+	acme := b.signup("Acme Lost")
+	site := b.site(acme, "films")
+	j := b.expect(http.StatusAccepted, req{Method: "POST", Path: "/api/v1/sites/" + site + "/media/generatevideo",
+		Auth: acme.Token, Body: map[string]any{"prompt": "waves", "duration": 2}}).JSON(t)
+	done := b.await(acme, j["id"].(string))
+	errObj, _ := done["error"].(map[string]any)
+	if done["status"] != "failed" || errObj["code"] != "provider_submit_lost" || done["attempt"] != float64(1) {
+		t.Fatalf("job %v %v at attempt %v, want failed provider_submit_lost at once", done["status"], done["error"], done["attempt"])
+	}
+	if n := b.video.Calls(aitest.QueueSubmit); n != 1 {
+		t.Errorf("%d submits reached the provider, want 1", n)
+	}
+	if c := done["credits"].(map[string]any); c["charged"] != float64(0) {
+		t.Errorf("charged %v, want 0", c["charged"])
+	}
+	b.checkLedger()
+}
+
+// TestVideoProviderTooSlowIsCanceledUpstream: a request the provider has
+// not finished within MaxWait is canceled there and the job fails
+// provider_timeout, uncharged.
+func TestVideoProviderTooSlowIsCanceledUpstream(t *testing.T) {
+	b := setupWith(t, bundleOptions{videoPoll: 100 * time.Millisecond, videoMaxWait: 300 * time.Millisecond})
+	b.videoHooks.Store(false)
+	b.startWorker()
+	acme := b.signup("Acme Slow")
+	site := b.site(acme, "films")
+	jobID, reqID := b.videoJob(acme, site, map[string]any{"prompt": "glaciers", "duration": 2})
+	done := b.await(acme, jobID)
+	errObj, _ := done["error"].(map[string]any)
+	if done["status"] != "failed" || errObj["code"] != "provider_timeout" {
+		t.Fatalf("job %v %v, want failed provider_timeout", done["status"], done["error"])
+	}
+	if j, _ := b.video.Job(reqID); !j.Cancelled {
+		t.Error("the provider's request was not canceled")
+	}
+	if c := done["credits"].(map[string]any); c["charged"] != float64(0) {
+		t.Errorf("charged %v, want 0", c["charged"])
+	}
+}

@@ -48,6 +48,9 @@ type Config struct {
 	// MaxWait bounds the provider's time on one request; past it the job
 	// fails provider_timeout and the request is canceled upstream.
 	MaxWait time.Duration
+	// RequestTimeout bounds each call to the provider's queue API
+	// (video.DefaultTimeout when zero).
+	RequestTimeout time.Duration
 	// WebhookURL returns the URL the provider calls back for provider
 	// (KILN_PUBLIC_URL/api/v1/providers/{provider}/webhook); "" polls only.
 	WebhookURL func(provider string) string
@@ -108,6 +111,7 @@ func (s *Service) client(ctx context.Context, tenantID string) (*video.Client, s
 		return nil, "", s.settings.Require(ctx, tenantID, ai.CapVideo)
 	}
 	c, err := video.New(video.Config{BaseURL: in.BaseURL, APIKey: in.APIKey, HTTPClient: s.settings.HTTPClientFor(in), DownloadClient: s.cfg.HTTPClient,
+		Timeout: s.cfg.RequestTimeout,
 		JWKSURL: s.cfg.JWKSURL, Log: s.log})
 	if err != nil {
 		return nil, "", fmt.Errorf("build the video client: %w", err)
