@@ -1,6 +1,7 @@
 package seo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,9 +131,9 @@ func (s *Service) runAnalyze(ctx context.Context, run *jobs.Run) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	src.Title = or(in.Title, src.Title)
-	src.Description = or(in.MetaDescription, src.Description)
-	src.Language = or(in.Language, src.Language)
+	src.Title = cmp.Or(in.Title, src.Title)
+	src.Description = cmp.Or(in.MetaDescription, src.Description)
+	src.Language = cmp.Or(in.Language, src.Language)
 	report := Analyze(Input{Text: src.Text, Title: src.Title, MetaDescription: src.Description, Keyword: in.Keyword,
 		Language: src.Language, SiteURL: src.SiteURL})
 	_ = run.Progress(ctx, 40, fmt.Sprintf("rule-based checks done: score %d", report.Score))
@@ -238,11 +239,4 @@ func ParseSuggestions(answer string) ([]Suggestion, error) {
 		return nil, errors.New("the answer holds no suggestion")
 	}
 	return out[:min(len(out), 10)], nil
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

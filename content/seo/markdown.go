@@ -1,6 +1,7 @@
 package seo
 
 import (
+	"cmp"
 	"html"
 	"regexp"
 	"strings"
@@ -186,7 +187,7 @@ func (p *parser) inline(s string) string {
 	})
 	s = refLink.ReplaceAllStringFunc(s, func(m string) string {
 		sub := refLink.FindStringSubmatch(m)
-		label := strings.ToLower(or(sub[2], sub[1]))
+		label := strings.ToLower(cmp.Or(sub[2], sub[1]))
 		u, ok := p.defs[label]
 		if !ok {
 			return m

@@ -1,6 +1,7 @@
 package videogen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +56,7 @@ func (s *Service) run(ctx context.Context, r *jobs.Run) (any, error) {
 	}
 	switch {
 	case !found:
-		return nil, s.submit(ctx, r, client, in, or(in.Model, defaultModel))
+		return nil, s.submit(ctx, r, client, in, cmp.Or(in.Model, defaultModel))
 	case req.requestID == "":
 		return nil, errSubmitLost(nil) // a run died between recording and placing the request
 	}
@@ -285,13 +286,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func clip(s string, n int) string {
