@@ -109,7 +109,7 @@ func open(ctx context.Context, cfg config.Config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	ragSvc, err := openRAG(ctx, cfg, db, gen.settings, log)
+	ragSvc, err := openRAG(ctx, cfg, db, gen, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -151,7 +151,7 @@ func kinds(cfg config.Config, c *content.Service, r *rag.Service, store storage.
 // openRAG opens the vector store and builds the RAG service. A vector
 // database that is unreachable or lacks pgvector is logged, not fatal: the
 // RAG routes answer 503 vector_store_unavailable and the rest of Kiln runs.
-func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, st *settings.Service, log *slog.Logger) (*rag.Service, error) {
+func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, gen generation, log *slog.Logger) (*rag.Service, error) {
 	vstore, err := rag.ConnectStore(ctx, cfg.VectorDatabaseURL, log, rag.StoreOptions{HNSWM: cfg.HNSWM,
 		HNSWEfConstruction: cfg.HNSWEfConstruction, EfSearch: cfg.HNSWEfSearch,
 		Lock: cfg.VectorDatabaseURL == cfg.DatabaseURL}) // PGlite shares one session: no session lock there
@@ -171,8 +171,8 @@ func openRAG(ctx context.Context, cfg config.Config, db *pgxpool.Pool, st *setti
 		defaults.Model = cfg.ModelEmbedding
 	}
 	embedders := rag.NewEmbedderSet(ai.OpenAIConfig{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Tokenizer: tok, Log: log}).
-		WithTenants(rag.SettingsEndpoint(st), providerEgress(cfg).HTTPClient())
-	catalog := rag.NewCatalog(db, log, defaults).WithSecrets(st)
+		WithTenants(rag.SettingsEndpoint(gen.settings), gen.guarded)
+	catalog := rag.NewCatalog(db, log, defaults).WithSecrets(gen.settings)
 	return rag.NewService(catalog, vstore, chunker, embedders, log), nil
 }
 

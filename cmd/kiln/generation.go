@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -20,6 +21,8 @@ import (
 type generation struct {
 	settings *settings.Service
 	set      *gen.Set
+	// guarded calls providers at tenant-given URLs (providerEgress).
+	guarded *http.Client
 }
 
 // newGeneration builds the settings service (deployment providers from the
@@ -37,7 +40,7 @@ func newGeneration(cfg config.Config, db *pgxpool.Pool, rdb *redis.Client, c *co
 	if err != nil {
 		return generation{}, err
 	}
-	return generation{settings: st, set: set}, nil
+	return generation{settings: st, set: set, guarded: guarded}, nil
 }
 
 // kinds are the generation kinds.
