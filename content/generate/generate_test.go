@@ -576,6 +576,9 @@ func TestPreflight(t *testing.T) {
 			t.Errorf("%s preflight without a provider: %v", kind, err)
 		}
 	}
+	if !none.gen.LocalSpeech() {
+		t.Fatal("espeak-ng is not installed; run deploy/dev/tools.sh")
+	}
 	speech := none.kind(KindSpeech).Preflight
 	cases := []struct {
 		in     string
