@@ -132,7 +132,10 @@ WITH v AS (
 		parked_until = NULL, resumed = false,
 		finished_at = now(), updated_at = now()
 	FROM v
-	WHERE j.id = v.id AND j.status NOT IN ('succeeded', 'failed', 'canceled')
+	-- id = ANY($1) as well as the join: it makes the planner reach the jobs
+	-- through their primary key even when its statistics say the table is
+	-- nearly empty (a hash join over a full scan of jobs would do).
+	WHERE j.id = ANY($1) AND j.id = v.id AND j.status NOT IN ('succeeded', 'failed', 'canceled')
 	RETURNING j.id, j.tenant_id, j.kind, j.status, j.credits_reserved, j.credits_charged, j.started_at, j.finished_at
 ), l AS (
 	INSERT INTO credit_ledger (tenant_id, job_id, entry, amount)

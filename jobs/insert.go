@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -142,8 +144,7 @@ func (s *Service) readPositions(ctx context.Context, tx pgx.Tx, tenants []string
 	b := &pgx.Batch{}
 	b.Queue(`SELECT a.tenant_id, a.balance, a.monthly_limit, `+spentThisMonth("a")+`
 		FROM credit_accounts a WHERE a.tenant_id = ANY($1) ORDER BY a.tenant_id`+forUpdate, tenants)
-	b.Queue(`SELECT tenant_id, count(*) FROM jobs WHERE tenant_id = ANY($1)
-		AND admitted_at IS NOT NULL AND status IN ('queued', 'running') AND parked_until IS NULL GROUP BY tenant_id`, tenants)
+	b.Queue(`SELECT tenant_id, active FROM job_slots WHERE tenant_id = ANY($1)`, tenants)
 	b.Queue(priceQuery, kinds, tenants)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
@@ -182,14 +183,14 @@ func scanAccounts(br pgx.BatchResults, accounts map[string]*account) error {
 func scanRoom(br pgx.BatchResults, accounts map[string]*account, capacity int) error {
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("count active jobs: %w", err)
+		return fmt.Errorf("read active job counts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t string
 		var n int
 		if err := rows.Scan(&t, &n); err != nil {
-			return fmt.Errorf("count active jobs: %w", err)
+			return fmt.Errorf("read active job count: %w", err)
 		}
 		accounts[t].room = max(0, capacity-n)
 	}
@@ -303,9 +304,12 @@ func (r *jobRows) add(i int, it prepared, cost int64, status Status, runAt time.
 	r.admitted = append(r.admitted, admit)
 }
 
-// insertRows sends, in one round trip, the jobs, their reserve entries,
-// their first events and, last, each tenant's reservation guarded by its
-// balance; it returns the jobs by id, or errRaced if a guard failed.
+// insertRows sends, in one round trip, the jobs, their reserve entries and
+// their first events, then each tenant's reservation guarded by its balance,
+// then the count of its admitted jobs (job_slots); it returns the jobs by
+// id, or errRaced if a guard failed. The two per-tenant rows come last, so
+// they stay locked only until the commit, and in the order completeBatch
+// locks them too (credit row, then slots row): no deadlock between the two.
 func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, accounts map[string]*account, tenants []string) (map[string]Job, error) {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO jobs (id, tenant_id, site_id, kind, status, priority, input, webhook, webhook_events,
@@ -338,24 +342,15 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 		  AND (a.monthly_limit IS NULL OR
 		       `+spentThisMonth("a")+` + v.cost <= a.monthly_limit)`,
 		charged, column(charged, accounts, func(a *account) int64 { return a.reserve }))
+	admitting, admitted := admittedPerTenant(r)
+	b.Queue(`INSERT INTO job_slots AS s (tenant_id, active)
+		SELECT tenant, n FROM unnest($1::text[], $2::int[]) AS v(tenant, n) ORDER BY tenant
+		ON CONFLICT (tenant_id) DO UPDATE SET active = s.active + EXCLUDED.active`, admitting, admitted)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
-	rows, err := br.Query()
+	inserted, err := scanInserted(br.Query())
 	if err != nil {
-		return nil, fmt.Errorf("insert jobs: %w", err)
-	}
-	type stamps struct{ created, runAt time.Time }
-	inserted := make(map[string]stamps, len(r.id))
-	for rows.Next() {
-		var id string
-		var st stamps
-		if err := rows.Scan(&id, &st.created, &st.runAt); err != nil {
-			return nil, fmt.Errorf("insert jobs: %w", err)
-		}
-		inserted[id] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert jobs: %w", err)
+		return nil, err
 	}
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("append reserves to ledger: %w", err)
@@ -370,9 +365,53 @@ func (s *Service) insertRows(ctx context.Context, tx pgx.Tx, r *jobRows, account
 	if tag.RowsAffected() != int64(len(charged)) {
 		return nil, errRaced
 	}
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("count admitted jobs: %w", err)
+	}
 	out := make(map[string]Job, len(r.id))
 	for k, id := range r.id {
 		out[id] = s.newJob(r, k, inserted[id].created, inserted[id].runAt)
+	}
+	return out, nil
+}
+
+// admittedPerTenant counts the batch's admitted jobs per tenant, tenants in
+// id order.
+func admittedPerTenant(r *jobRows) ([]string, []int32) {
+	n := map[string]int32{}
+	for k, t := range r.tenant {
+		if r.admitted[k] {
+			n[t]++
+		}
+	}
+	tenants := slices.Sorted(maps.Keys(n))
+	counts := make([]int32, len(tenants))
+	for i, t := range tenants {
+		counts[i] = n[t]
+	}
+	return tenants, counts
+}
+
+// insertStamps are what Postgres set on an inserted job.
+type insertStamps struct{ created, runAt time.Time }
+
+// scanInserted reads the jobs insert's answer: each job's stamps by id.
+func scanInserted(rows pgx.Rows, err error) (map[string]insertStamps, error) {
+	if err != nil {
+		return nil, fmt.Errorf("insert jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]insertStamps{}
+	for rows.Next() {
+		var id string
+		var st insertStamps
+		if err := rows.Scan(&id, &st.created, &st.runAt); err != nil {
+			return nil, fmt.Errorf("insert jobs: %w", err)
+		}
+		out[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert jobs: %w", err)
 	}
 	return out, nil
 }

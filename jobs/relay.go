@@ -103,8 +103,7 @@ func (s *Service) promoteScheduled(ctx context.Context) error {
 
 // admitWaiting fills each tenant's room with its waiting jobs.
 func (s *Service) admitWaiting(ctx context.Context) error {
-	rows, err := s.db.Query(ctx, `SELECT w.tenant_id, $1 - (SELECT count(*) FROM jobs a WHERE a.tenant_id = w.tenant_id
-			AND a.admitted_at IS NOT NULL AND a.status IN ('queued', 'running') AND a.parked_until IS NULL)
+	rows, err := s.db.Query(ctx, `SELECT w.tenant_id, $1 - coalesce((SELECT active FROM job_slots a WHERE a.tenant_id = w.tenant_id), 0)
 		FROM (SELECT DISTINCT tenant_id FROM jobs WHERE status = 'queued' AND admitted_at IS NULL) w`, s.cfg.TenantMaxActive)
 	if err != nil {
 		return fmt.Errorf("find waiting tenants: %w", err)

@@ -11,7 +11,9 @@ import (
 // section 2 hold in db: every balance is the sum of its tenant's ledger,
 // every job was reserved exactly once and, once final, settled exactly once
 // with its charge equal to reserve minus release, and every tenant's
-// reserved credits are those of its unfinished jobs.
+// reserved credits are those of its unfinished jobs. It also checks the
+// admission count: each tenant's job_slots row holds the number of its
+// admitted, queued or running, unparked jobs.
 func CheckLedger(t testing.TB, db *pgxpool.Pool) {
 	t.Helper()
 	checks := []struct{ what, query string }{
@@ -28,6 +30,10 @@ func CheckLedger(t testing.TB, db *pgxpool.Pool) {
 		{"tenants whose reserved credits do not match their open jobs", `SELECT count(*) FROM credit_accounts a WHERE a.reserved <>
 			(SELECT coalesce(sum(credits_reserved), 0) FROM jobs j WHERE j.tenant_id = a.tenant_id
 			 AND j.status NOT IN ('succeeded', 'failed', 'canceled'))`},
+		{"tenants whose job_slots count differs from their active jobs", `SELECT count(*) FROM tenants t
+			WHERE coalesce((SELECT active FROM job_slots s WHERE s.tenant_id = t.id), 0) <>
+			(SELECT count(*) FROM jobs j WHERE j.tenant_id = t.id AND j.admitted_at IS NOT NULL
+			 AND j.status IN ('queued', 'running') AND j.parked_until IS NULL)`},
 	}
 	for _, c := range checks {
 		var bad int
