@@ -177,6 +177,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (res Result, err err
 		if cerr := env.close(log); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
+		res.Housekeeping = env.house
 	}()
 	if err := runKiln(ctx, env, &res, log); err != nil {
 		return res, err
@@ -190,6 +191,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (res Result, err err
 // runKiln measures the three Kiln figures in order: submit with no worker,
 // then end-to-end and submit-to-start with the worker running.
 func runKiln(ctx context.Context, env *env, res *Result, log *slog.Logger) error {
+	log.InfoContext(ctx, "warm-up: submits not measured", "jobs", warmUpJobs)
+	if err := env.warmUp(ctx); err != nil {
+		return err
+	}
 	log.InfoContext(ctx, "phase: API submit, no worker", "jobs", env.cfg.Submit, "clients", env.cfg.Concurrency)
 	var err error
 	if res.Submit, res.SubmitLatency, err = env.measureSubmit(ctx); err != nil {

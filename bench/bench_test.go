@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/kilnhq/kiln/bench"
+	"github.com/kilnhq/kiln/internal/pg"
 	"github.com/kilnhq/kiln/internal/testkit"
 )
 
@@ -53,6 +54,15 @@ func TestQuickRun(t *testing.T) {
 	testkit.Must(t, "print", res.Print(&out))
 	if !bytes.Contains(out.Bytes(), []byte("submit-to-start p50")) {
 		t.Errorf("table lacks the submit-to-start row:\n%s", out.String())
+	}
+	on, err := pg.Autovacuum(ctx, db.Pool)
+	testkit.Must(t, "read autovacuum", err)
+	want := bench.Housekeeping{Autovacuum: on, Vacuumed: !on, Analyzed: !on}
+	if res.Housekeeping != want {
+		t.Errorf("housekeeping = %+v, want %+v (autovacuum off: the bench vacuums and analyzes)", res.Housekeeping, want)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(res.Housekeeping.String())) {
+		t.Errorf("report lacks the housekeeping line:\n%s", out.String())
 	}
 	var tenants int
 	testkit.Must(t, "count tenants", db.Pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&tenants))

@@ -20,6 +20,23 @@ const submitBody = `{"kind":"system.echo","input":{}}`
 // singleJobTimeout bounds the wait for one job of the latency phase.
 const singleJobTimeout = time.Minute
 
+// warmUpJobs is how many jobs the unmeasured warm-up submits.
+const warmUpJobs = 2000
+
+// warmUp submits warmUpJobs jobs unmeasured, which opens the client's
+// connections and fills the tables, then analyzes them (when the server
+// will not).
+func (e *env) warmUp(ctx context.Context) error {
+	_, _, err := runConcurrent(ctx, warmUpJobs, e.cfg.Concurrency, func(ctx context.Context) error {
+		_, err := e.submit(ctx, false)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bench: warm-up: %w", err)
+	}
+	return e.analyze(ctx)
+}
+
 // measureSubmit posts cfg.Submit jobs from cfg.Concurrency clients while
 // no worker runs.
 func (e *env) measureSubmit(ctx context.Context) (Rate, Latency, error) {

@@ -15,6 +15,8 @@ type Result struct {
 	WorkerConcurrency int
 	PollInterval      time.Duration
 	TenantMaxActive   int
+	// Housekeeping is what the run did to the engine's tables.
+	Housekeeping Housekeeping
 
 	// Submit is API submit throughput with no worker running, and
 	// SubmitLatency the latency of each POST as the client saw it.
@@ -75,8 +77,9 @@ func (r Result) Print(w io.Writer) error {
 	m := r.Machine
 	fmt.Fprintf(w, "machine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s; Postgres pool %d conns, Redis pool %d conns\n",
 		m.NumCPU, m.GOMAXPROCS, m.GoVersion, m.DBMaxConns, m.RedisPoolSize)
-	fmt.Fprintf(w, "settings: namespace %s, %d HTTP clients (and raw enqueuers), worker concurrency %d, poll interval %s, TenantMaxActive %d\n\n",
+	fmt.Fprintf(w, "settings: namespace %s, %d HTTP clients (and raw enqueuers), worker concurrency %d, poll interval %s, TenantMaxActive %d\n",
 		r.Namespace, r.Concurrency, r.WorkerConcurrency, r.PollInterval, r.TenantMaxActive)
+	fmt.Fprintf(w, "tables: %s\n\n", r.Housekeeping)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tKILN\tRAW ASYNQ\tRATIO\tTARGET\tRESULT")
 	for _, x := range r.rows() {

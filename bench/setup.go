@@ -44,6 +44,7 @@ type env struct {
 	tenantID string
 	userID   string
 	apiKey   string
+	house    Housekeeping
 
 	server    *http.Server
 	baseURL   string
@@ -55,6 +56,12 @@ type env struct {
 // undoes what it did.
 func setup(ctx context.Context, cfg Config) (*env, error) {
 	e := &env{cfg: cfg, log: cfg.ServiceLog}
+	if err := e.readAutovacuum(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.vacuum(ctx); err != nil {
+		return nil, err
+	}
 	if err := e.buildServices(); err != nil {
 		return nil, err
 	}

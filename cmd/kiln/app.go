@@ -194,7 +194,22 @@ func openMigrated(ctx context.Context, cfg config.Config) (*app, error) {
 		a.close()
 		return nil, err
 	}
+	a.warnWithoutAutovacuum(ctx)
 	return a, nil
+}
+
+// warnWithoutAutovacuum tells the operator when Postgres will not keep the
+// engine's tables in shape by itself.
+func (a *app) warnWithoutAutovacuum(ctx context.Context) {
+	on, err := pg.Autovacuum(ctx, a.db)
+	if err != nil {
+		a.log.WarnContext(ctx, "cannot tell whether Postgres runs autovacuum", "err", err)
+		return
+	}
+	if !on {
+		a.log.WarnContext(ctx, "Postgres runs with autovacuum off: the jobs, job_events and credit_ledger tables will bloat and their statistics go stale; "+
+			"turn autovacuum on, or run VACUUM ANALYZE on them regularly")
+	}
 }
 
 // migrateUp applies every pending migration under a database lock.

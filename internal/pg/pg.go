@@ -109,3 +109,15 @@ func IsForeignKeyViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
+
+// Autovacuum reports whether the server runs autovacuum. Without it nothing
+// removes the dead rows every job update leaves, nor refreshes the
+// statistics the planner uses, so the engine's tables bloat and its queries
+// slow down until someone runs VACUUM ANALYZE.
+func Autovacuum(ctx context.Context, q Querier) (bool, error) {
+	var on string
+	if err := q.QueryRow(ctx, `SELECT current_setting('autovacuum')`).Scan(&on); err != nil {
+		return false, fmt.Errorf("read the server's autovacuum setting: %w", err)
+	}
+	return on == "on", nil
+}
