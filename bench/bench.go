@@ -80,6 +80,9 @@ type Config struct {
 	RelayInterval time.Duration
 	// TenantMaxActive is the engine's cap on one tenant's admitted jobs.
 	TenantMaxActive int
+	// APIKeyCacheTTL is how long the API trusts a resolved API key, as
+	// KILN_API_KEY_CACHE_TTL sets it for `kiln api`.
+	APIKeyCacheTTL time.Duration
 	// ShutdownGrace bounds the worker's drain when the run stops it.
 	ShutdownGrace time.Duration
 	// Timeout bounds each wait for jobs or tasks to finish.
@@ -98,6 +101,7 @@ func DefaultConfig() Config {
 		PollInterval:      10 * time.Millisecond,
 		RelayInterval:     time.Second,
 		TenantMaxActive:   1000,
+		APIKeyCacheTTL:    2 * time.Second,
 		ShutdownGrace:     10 * time.Second,
 		Timeout:           10 * time.Minute,
 	}
@@ -241,6 +245,7 @@ func newResult(cfg Config) Result {
 		WorkerConcurrency: cfg.WorkerConcurrency,
 		PollInterval:      cfg.PollInterval,
 		TenantMaxActive:   cfg.TenantMaxActive,
+		APIKeyCacheTTL:    cfg.APIKeyCacheTTL,
 	}
 }
 

@@ -15,6 +15,7 @@ type Result struct {
 	WorkerConcurrency int
 	PollInterval      time.Duration
 	TenantMaxActive   int
+	APIKeyCacheTTL    time.Duration
 	// Housekeeping is what the run did to the engine's tables.
 	Housekeeping Housekeeping
 
@@ -77,8 +78,8 @@ func (r Result) Print(w io.Writer) error {
 	m := r.Machine
 	fmt.Fprintf(w, "machine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s; Postgres pool %d conns, Redis pool %d conns\n",
 		m.NumCPU, m.GOMAXPROCS, m.GoVersion, m.DBMaxConns, m.RedisPoolSize)
-	fmt.Fprintf(w, "settings: namespace %s, %d HTTP clients (and raw enqueuers), worker concurrency %d, poll interval %s, TenantMaxActive %d\n",
-		r.Namespace, r.Concurrency, r.WorkerConcurrency, r.PollInterval, r.TenantMaxActive)
+	fmt.Fprintf(w, "settings: namespace %s, %d HTTP clients (and raw enqueuers), worker concurrency %d, poll interval %s, TenantMaxActive %d, API key cache %s\n",
+		r.Namespace, r.Concurrency, r.WorkerConcurrency, r.PollInterval, r.TenantMaxActive, r.APIKeyCacheTTL)
 	fmt.Fprintf(w, "tables: %s\n\n", r.Housekeeping)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tKILN\tRAW ASYNQ\tRATIO\tTARGET\tRESULT")

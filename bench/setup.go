@@ -83,7 +83,7 @@ func (e *env) buildServices() error {
 		return err
 	}
 	e.identity, err = identity.New(e.cfg.DB, e.log, identity.Config{JWTSecret: secret, Issuer: "kiln", Audience: "kiln-api",
-		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour})
+		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, APIKeyCacheTTL: e.cfg.APIKeyCacheTTL})
 	if err != nil {
 		return fmt.Errorf("bench: identity service: %w", err)
 	}

@@ -51,6 +51,7 @@ func runBench(ctx context.Context, args []string) error {
 func benchFlags(cfg config.Config, args []string) (bench.Config, string, error) {
 	b := bench.DefaultConfig()
 	b.WorkerConcurrency, b.PollInterval, b.RelayInterval = cfg.WorkerConcurrency, cfg.WorkerPollInterval, cfg.RelayInterval
+	b.APIKeyCacheTTL = cfg.APIKeyCacheTTL
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&b.Concurrency, "concurrency", b.Concurrency, "concurrent HTTP clients (and raw Asynq enqueuers)")
 	fs.IntVar(&b.WorkerConcurrency, "worker-concurrency", b.WorkerConcurrency, "tasks the worker (and the raw Asynq server) runs at once")
