@@ -16,8 +16,8 @@ var engineTables = []string{"jobs", "job_events", "credit_ledger", "credit_accou
 // of every run before it (a million after a few dozen runs, which slowed
 // every phase), and Postgres would plan the engine's statements with
 // whatever statistics the tables last had: after a VACUUM of empty tables,
-// it plans full scans of jobs for the foreign-key checks of every insert
-// and keeps those plans as the table grows.
+// it planned full scans of jobs (one in the completion statement) and kept
+// those plans as the table grew.
 type Housekeeping struct {
 	// Autovacuum is the server's setting; the run does the rest only when
 	// it is off.
