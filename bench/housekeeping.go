@@ -41,25 +41,24 @@ func (e *env) readAutovacuum(ctx context.Context) error {
 
 // analyze refreshes the engine tables' statistics when no autovacuum will.
 func (e *env) analyze(ctx context.Context) error {
-	if e.house.Autovacuum {
-		return nil
-	}
-	if _, err := e.cfg.DB.Exec(ctx, `ANALYZE `+strings.Join(engineTables, ", ")); err != nil {
-		return fmt.Errorf("bench: analyze the engine's tables: %w", err)
-	}
-	e.house.Analyzed = true
-	return nil
+	return e.upkeep(ctx, "ANALYZE", &e.house.Analyzed)
 }
 
 // vacuum removes the dead rows earlier runs left when no autovacuum will.
 func (e *env) vacuum(ctx context.Context) error {
+	return e.upkeep(ctx, "VACUUM", &e.house.Vacuumed)
+}
+
+// upkeep runs command (VACUUM or ANALYZE) on the engine's tables, unless the
+// server's autovacuum does, and records that it did.
+func (e *env) upkeep(ctx context.Context, command string, did *bool) error {
 	if e.house.Autovacuum {
 		return nil
 	}
-	if _, err := e.cfg.DB.Exec(ctx, `VACUUM `+strings.Join(engineTables, ", ")); err != nil {
-		return fmt.Errorf("bench: vacuum the engine's tables: %w", err)
+	if _, err := e.cfg.DB.Exec(ctx, command+" "+strings.Join(engineTables, ", ")); err != nil {
+		return fmt.Errorf("bench: %s the engine's tables: %w", strings.ToLower(command), err)
 	}
-	e.house.Vacuumed = true
+	*did = true
 	return nil
 }
 
