@@ -72,14 +72,7 @@ func checkMediaID(f *problem.FieldErrors, id string) {
 // rerun finds the file and the version the first run made.
 func (g *Generator) editImage(ctx context.Context, j jobs.Job, r run) (any, error) {
 	var in EditInput
-	if err := r.Input(&in); err != nil {
-		return nil, err
-	}
-	siteID, err := siteOf(j)
-	if err != nil {
-		return nil, err
-	}
-	made, err := g.content.MediaOfJob(ctx, j.TenantID, j.ID)
+	siteID, made, err := g.resume(ctx, j, r, &in)
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,24 @@ func siteOf(j jobs.Job) (string, error) {
 	return *j.SiteID, nil
 }
 
+// resume reads a media-making job's input into in, its site, and the media
+// an earlier run of it already saved (by job index), so a rerun after a
+// crash makes only what is missing.
+func (g *Generator) resume(ctx context.Context, j jobs.Job, r run, in any) (string, map[int]content.Media, error) {
+	if err := r.Input(in); err != nil {
+		return "", nil, err
+	}
+	siteID, err := siteOf(j)
+	if err != nil {
+		return "", nil, err
+	}
+	made, err := g.content.MediaOfJob(ctx, j.TenantID, j.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	return siteID, made, nil
+}
+
 // charge records usage: used units at the unit price the job was reserved
 // at (its reservation over the units its input asked for), never more than
 // the reservation.

@@ -113,18 +113,11 @@ func validateImage(raw json.RawMessage) (json.RawMessage, error) {
 // rerun after a crash makes only the missing ones.
 func (g *Generator) generateImages(ctx context.Context, j jobs.Job, r run) (any, error) {
 	var in ImageInput
-	if err := r.Input(&in); err != nil {
-		return nil, err
-	}
-	siteID, err := siteOf(j)
+	siteID, made, err := g.resume(ctx, j, r, &in)
 	if err != nil {
 		return nil, err
 	}
 	n := in.count()
-	made, err := g.content.MediaOfJob(ctx, j.TenantID, j.ID)
-	if err != nil {
-		return nil, err
-	}
 	model := ""
 	if missing := missingIndexes(made, n); len(missing) > 0 {
 		if model, err = g.makeImages(ctx, j, r, siteID, in, made, missing); err != nil {

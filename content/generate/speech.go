@@ -220,14 +220,7 @@ type spoken struct {
 // speak makes the audio once and saves it; a rerun finds the file.
 func (g *Generator) speak(ctx context.Context, j jobs.Job, r run) (any, error) {
 	var in SpeechInput
-	if err := r.Input(&in); err != nil {
-		return nil, err
-	}
-	siteID, err := siteOf(j)
-	if err != nil {
-		return nil, err
-	}
-	made, err := g.content.MediaOfJob(ctx, j.TenantID, j.ID)
+	siteID, made, err := g.resume(ctx, j, r, &in)
 	if err != nil {
 		return nil, err
 	}
