@@ -240,3 +240,37 @@ func TestCancelScheduledJob(t *testing.T) {
 	}
 	h.checkLedger()
 }
+
+// TestJobSlotsFollowDeletes checks the admission count where jobs leave by
+// deletion, not by finishing: deleting an admitted job frees its place, and
+// deleting a tenant with admitted jobs (its jobs and its job_slots row both
+// cascade) succeeds.
+func TestJobSlotsFollowDeletes(t *testing.T) {
+	h := setup(t, options{maxActive: 3})
+	tenant := h.tenant("Acme")
+	ctx := context.Background()
+	for range 5 {
+		h.echo(tenant, nil)
+	}
+	active := func() (n int) {
+		t.Helper()
+		testkit.Must(t, "read job_slots", h.db.Pool.QueryRow(ctx, `SELECT coalesce((SELECT active FROM job_slots WHERE tenant_id = $1), -1)`, tenant).Scan(&n))
+		return n
+	}
+	if n := active(); n != 3 {
+		t.Fatalf("after 5 submits under a cap of 3: job_slots says %d active, want 3", n)
+	}
+	var first string
+	testkit.Must(t, "find an admitted job", h.db.Pool.QueryRow(ctx,
+		`SELECT id FROM jobs WHERE tenant_id = $1 AND admitted_at IS NOT NULL ORDER BY id LIMIT 1`, tenant).Scan(&first))
+	_, err := h.db.Pool.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, first)
+	testkit.Must(t, "delete an admitted job", err)
+	if n := active(); n != 2 {
+		t.Fatalf("after deleting an admitted job: job_slots says %d active, want 2", n)
+	}
+	_, err = h.db.Pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenant)
+	testkit.Must(t, "delete the tenant with its admitted jobs", err)
+	if n := active(); n != -1 {
+		t.Fatalf("after deleting the tenant: job_slots row still there (%d active)", n)
+	}
+}
